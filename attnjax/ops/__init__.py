@@ -1,0 +1,45 @@
+"""attnjax.ops: pure attention functions of arrays (no Flax, no global state).
+
+Shapes follow ``jax.nn.dot_product_attention``: ``[batch, length, heads, head_dim]``.
+
+>>> import jax, attnjax.ops as ops
+>>> q = k = v = jax.random.normal(jax.random.key(0), (2, 16, 4, 32))
+>>> additive = ops.get_score("additive")
+>>> params = additive.init(jax.random.key(1), num_heads=4, head_dim=32)
+>>> out = ops.attention(q, k, v, score=additive, score_params=params, is_causal=True)
+"""
+
+from attnjax.ops.attention import attention, dropout_keep_mask
+from attnjax.ops.chunked import chunked_attention
+from attnjax.ops.masks import (
+    attention_mask,
+    causal_mask,
+    combine_masks,
+    key_padding_mask,
+    padding_mask,
+    padding_mask_from_ids,
+)
+from attnjax.ops.pooling import attention_pooling, attention_pooling_init, pooling_penalty
+from attnjax.ops.scores import SCORES, Score, get_score, list_scores, register_score
+from attnjax.ops.softmax import masked_softmax
+
+__all__ = [
+    "SCORES",
+    "Score",
+    "attention",
+    "attention_mask",
+    "attention_pooling",
+    "attention_pooling_init",
+    "causal_mask",
+    "chunked_attention",
+    "combine_masks",
+    "dropout_keep_mask",
+    "get_score",
+    "key_padding_mask",
+    "list_scores",
+    "masked_softmax",
+    "padding_mask",
+    "padding_mask_from_ids",
+    "pooling_penalty",
+    "register_score",
+]

@@ -1,0 +1,101 @@
+"""Attention with any registered score: ``softmax(score(q, k) + bias, masked) @ v``.
+
+Shapes: query ``[B, Lq, H, D]``, key ``[B, Lk, K, D]``, value ``[B, Lk, K, Dv]`` (``K`` divides
+``H``: grouped key/value heads), mask and bias ``[B|1, H|1, Lq|1, Lk|1]``; output ``[B, Lq, H, Dv]``
+and, with ``return_weights``, weights ``[B, H, Lq, Lk]`` (float32).
+
+The positional and keyword names match ``flax.linen.dot_product_attention``, so
+``functools.partial(attention, score="additive", score_params=p)`` can be passed as
+``attention_fn`` to ``flax.linen.MultiHeadDotProductAttention``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import jax
+import jax.numpy as jnp
+
+from attnjax.ops.inputs import check_dropout, prepare_inputs
+from attnjax.ops.masks import causal_mask, combine_masks
+from attnjax.ops.scores import Params, Score, check_params, get_score
+from attnjax.ops.softmax import masked_softmax
+
+Array = jax.Array
+
+
+def dropout_keep_mask(rng: Array, keep_prob: float, weights_shape, broadcast: bool) -> Array:
+    """Bernoulli keep mask for attention weights, drawn as flax.linen does.
+
+    With ``broadcast`` the mask is ``[1, 1, Lq, Lk]``, shared over batch and heads.
+    """
+    shape = (1, 1) + tuple(weights_shape[-2:]) if broadcast else tuple(weights_shape)
+    return jax.random.bernoulli(rng, keep_prob, shape)
+
+
+def attention(
+    query: Array,
+    key: Array,
+    value: Array,
+    bias: Optional[Array] = None,
+    mask: Optional[Array] = None,
+    broadcast_dropout: bool = True,
+    dropout_rng: Optional[Array] = None,
+    dropout_rate: float = 0.0,
+    deterministic: bool = False,
+    dtype=None,
+    precision=None,
+    module=None,
+    *,
+    score: Union[str, Score] = "scaled_dot",
+    score_params: Params = None,
+    is_causal: bool = False,
+    return_weights: bool = False,
+):
+    """Attention of ``query`` over ``key``/``value`` with the score named ``score``.
+
+    Args:
+      query, key, value: see the module docstring for shapes. Self-attention passes the same
+        sequence three times; cross-attention may have ``Lq != Lk``.
+      bias: float, added to the logits before the softmax.
+      mask: bool, True where a query may attend a key. A query row with no key left gives zeros
+        (and zero gradients), never NaN.
+      broadcast_dropout: share the dropout mask across batch and heads (as flax does).
+      dropout_rng, dropout_rate, deterministic: dropout on the attention weights, active when
+        ``dropout_rate > 0`` and not ``deterministic``.
+      dtype: compute dtype for q/k/v (default: their promoted dtype). The softmax is always float32.
+      precision: matmul precision, passed to the score and the weighted sum.
+      module: a flax module; when given, the weights are sown as ``intermediates/attention_weights``
+        (flax's ``sow_weights=True`` passes it).
+      score: a registered score name or a :class:`Score`.
+      score_params: the score's parameters (see ``Score.init``); None for scores without any.
+      is_causal: query ``i`` attends keys ``j <= i`` only (first query aligned with first key).
+      return_weights: also return the (pre-dropout) attention weights.
+
+    Returns:
+      ``out [B, Lq, H, Dv]`` in the compute dtype, or ``(out, weights)``.
+    """
+    score = get_score(score)
+    check_params(score, score_params)
+    dropout = check_dropout(dropout_rate, dropout_rng, deterministic)
+    q, k, v, bias, mask = prepare_inputs(query, key, value, bias, mask, dtype)
+
+    logits = score.fn(q, k, score_params, precision=precision)  # [B, H, Lq, Lk] float32
+    if bias is not None:
+        logits = logits + bias
+    if is_causal:
+        mask = combine_masks(mask, causal_mask(q.shape[1], k.shape[1]))
+    weights = masked_softmax(logits, mask)
+    if module is not None:
+        module.sow("intermediates", "attention_weights", weights)
+
+    mixing = weights
+    if dropout:
+        keep_prob = 1.0 - dropout_rate
+        keep = dropout_keep_mask(dropout_rng, keep_prob, weights.shape, broadcast_dropout)
+        mixing = weights * (keep.astype(weights.dtype) / keep_prob)
+    out = jnp.einsum(
+        "bhqk,bkhd->bqhd", mixing.astype(v.dtype), v, precision=precision,
+        preferred_element_type=jnp.float32,
+    ).astype(v.dtype)
+    return (out, weights) if return_weights else out

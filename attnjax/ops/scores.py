@@ -1,0 +1,240 @@
+"""Attention score functions: how much query ``i`` attends to key ``j``, before the softmax.
+
+Every score maps ``query [batch, q_len, heads, head_dim]`` and ``key [batch, k_len, heads, head_dim]``
+to float32 logits ``[batch, heads, q_len, k_len]``, whatever the input dtype. Each logit depends on one
+(query, key) pair only, so every score also runs chunk by chunk in :mod:`attnjax.ops.chunked`.
+
+A score with parameters takes them as an explicit pytree; ``Score.init(rng, num_heads, head_dim)``
+builds them, so the functions stay pure and any framework can own the parameters.
+
+=============  ==========================================================  ============================
+name           logit                                                       parameters (per head h)
+=============  ==========================================================  ============================
+``dot``        q . k                                                       none
+``scaled_dot`` q . k / sqrt(d)                                             none
+``general``    q W k  (Luong et al. 2015)                                  ``kernel [h, d, d]``
+``additive``   v . tanh(W q + U k + b)  (Bahdanau et al. 2015)             ``query_kernel [h, d, a]``,
+                                                                           ``key_kernel [h, d, a]``,
+                                                                           ``bias [h, a]``, ``v [h, a]``
+``cosine``     exp(log_scale) * cos(q, k)                                  ``log_scale [h]``
+``gaussian``   -|q - k|^2 / (2 sigma^2)                                    ``log_sigma [h]``
+=============  ==========================================================  ============================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, Optional
+
+import jax
+import jax.numpy as jnp
+
+from attnjax.registry import Registry
+
+Array = jax.Array
+Params = Any  # a pytree of arrays, or None for scores without parameters
+ScoreFn = Callable[..., Array]
+InitFn = Callable[..., Params]
+
+_F32 = jnp.float32
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """A named attention score.
+
+    Attributes:
+      name: registry name.
+      fn: ``fn(query, key, params, precision=None) -> logits``; query ``[B, Lq, H, D]``, key
+        ``[B, Lk, H, D]``, logits float32 ``[B, H, Lq, Lk]``.
+      init_fn: ``init_fn(rng, num_heads, head_dim, **options) -> params``, or None when the score
+        has no parameters; call it through :meth:`init`, which checks its arguments.
+      description: one line for listings and error messages.
+    """
+
+    name: str
+    fn: ScoreFn
+    init_fn: Optional[InitFn] = None
+    description: str = ""
+
+    @property
+    def has_params(self) -> bool:
+        return self.init_fn is not None
+
+    def __call__(self, query: Array, key: Array, params: Params = None, precision=None) -> Array:
+        check_params(self, params)
+        return self.fn(query, key, params, precision=precision)
+
+    def init(self, rng: Array, num_heads: int, head_dim: int, **options) -> Params:
+        """Parameters for this score (None when it has none)."""
+        if num_heads <= 0 or head_dim <= 0:
+            raise ValueError(
+                f"num_heads and head_dim must be positive, got num_heads={num_heads}, "
+                f"head_dim={head_dim}"
+            )
+        if self.init_fn is None:
+            if options:
+                raise ValueError(f"score {self.name!r} has no parameters; got options {sorted(options)}")
+            return None
+        return self.init_fn(rng, num_heads, head_dim, **options)
+
+
+def check_params(score: Score, params: Params) -> None:
+    """Raises a ValueError when a parameterised score gets no parameters, or the reverse."""
+    if score.has_params and params is None:
+        raise ValueError(
+            f"score {score.name!r} has parameters but score_params is None; build them with "
+            f"attnjax.ops.get_score({score.name!r}).init(rng, num_heads, head_dim)"
+        )
+    if not score.has_params and params is not None:
+        raise ValueError(f"score {score.name!r} takes no parameters, but score_params was given")
+
+
+SCORES: Registry[Score] = Registry("attention score")
+
+
+def register_score(score: Score) -> Score:
+    """Adds a score to the registry, so models and experiments can name it."""
+    return SCORES.register(score.name, score)
+
+
+def get_score(name: "str | Score") -> Score:
+    """The score registered as ``name`` (a Score passes through). Unknown names raise ValueError."""
+    if isinstance(name, Score):
+        return name
+    return SCORES.get(name)
+
+
+def list_scores() -> tuple[str, ...]:
+    """Names of all registered scores."""
+    return SCORES.names()
+
+
+def _qk(query: Array, key: Array, precision=None) -> Array:
+    """q . k for every head: ``[B, Lq, H, D] x [B, Lk, H, D] -> [B, H, Lq, Lk]`` in float32."""
+    return jnp.einsum("bqhd,bkhd->bhqk", query, key, precision=precision, preferred_element_type=_F32)
+
+
+def _per_head(x: Array) -> Array:
+    """A per-head vector ``[H]`` shaped to broadcast against logits ``[B, H, Lq, Lk]``."""
+    return x.astype(_F32)[None, :, None, None]
+
+
+# --- dot and scaled dot ---------------------------------------------------------------------------
+
+
+def dot_score(query, key, params=None, precision=None):
+    del params
+    return _qk(query, key, precision)
+
+
+def scaled_dot_score(query, key, params=None, precision=None):
+    del params
+    # Scale the query before the matmul (as jax.nn and flax do): fewer multiplies than scaling logits.
+    scale = jnp.asarray(1.0 / math.sqrt(query.shape[-1]), query.dtype)
+    return _qk(query * scale, key, precision)
+
+
+# --- general (Luong's bilinear) -------------------------------------------------------------------
+
+
+def general_score(query, key, params, precision=None):
+    projected = jnp.einsum("bqhd,hde->bqhe", query, params["kernel"].astype(query.dtype), precision=precision)
+    return _qk(projected, key, precision)
+
+
+def general_init(rng, num_heads, head_dim, dtype=_F32):
+    # Identity / sqrt(d): the score starts out equal to scaled_dot and learns from there.
+    del rng
+    eye = jnp.eye(head_dim, dtype=dtype) / math.sqrt(head_dim)
+    return {"kernel": jnp.broadcast_to(eye, (num_heads, head_dim, head_dim))}
+
+
+# --- additive (Bahdanau) --------------------------------------------------------------------------
+
+
+def additive_score(query, key, params, precision=None):
+    dtype = query.dtype
+    wq = jnp.einsum("bqhd,hda->bhqa", query, params["query_kernel"].astype(dtype), precision=precision)
+    uk = jnp.einsum("bkhd,hda->bhka", key, params["key_kernel"].astype(dtype), precision=precision)
+    # [B, H, Lq, Lk, A]: the memory this needs is why long inputs go through the chunked version.
+    hidden = jnp.tanh(
+        wq[:, :, :, None, :].astype(_F32)
+        + uk[:, :, None, :, :].astype(_F32)
+        + params["bias"].astype(_F32)[None, :, None, None, :]
+    )
+    return jnp.einsum("bhqka,ha->bhqk", hidden, params["v"].astype(_F32), precision=precision)
+
+
+def additive_init(rng, num_heads, head_dim, hidden_dim: Optional[int] = None, dtype=_F32):
+    hidden_dim = head_dim if hidden_dim is None else hidden_dim
+    if hidden_dim <= 0:
+        raise ValueError(f"hidden_dim must be positive, got {hidden_dim}")
+    kq, kk, kv = jax.random.split(rng, 3)
+    kernel_std = 1.0 / math.sqrt(head_dim)
+    return {
+        "query_kernel": kernel_std * jax.random.normal(kq, (num_heads, head_dim, hidden_dim), dtype),
+        "key_kernel": kernel_std * jax.random.normal(kk, (num_heads, head_dim, hidden_dim), dtype),
+        "bias": jnp.zeros((num_heads, hidden_dim), dtype),
+        "v": jax.random.normal(kv, (num_heads, hidden_dim), dtype) / math.sqrt(hidden_dim),
+    }
+
+
+# --- cosine ---------------------------------------------------------------------------------------
+
+_NORM_EPS = 1e-6  # keeps the gradient finite for an all-zero vector
+
+
+def _unit(x: Array) -> Array:
+    x = x.astype(_F32)
+    return x * jax.lax.rsqrt(jnp.sum(x * x, axis=-1, keepdims=True) + _NORM_EPS)
+
+
+def cosine_score(query, key, params, precision=None):
+    cos = _qk(_unit(query), _unit(key), precision)
+    return cos * _per_head(jnp.exp(params["log_scale"]))
+
+
+def cosine_init(rng, num_heads, head_dim, temperature: float = 10.0, dtype=_F32):
+    # A cosine lies in [-1, 1]; the temperature (10, as in Swin v2) lets the softmax get peaked.
+    del rng, head_dim
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    return {"log_scale": jnp.full((num_heads,), math.log(temperature), dtype)}
+
+
+# --- gaussian (negative squared distance) ----------------------------------------------------------
+
+
+def gaussian_score(query, key, params, precision=None):
+    q = query.astype(_F32)
+    k = key.astype(_F32)
+    q_sq = jnp.sum(q * q, axis=-1).transpose(0, 2, 1)[:, :, :, None]  # [B, H, Lq, 1]
+    k_sq = jnp.sum(k * k, axis=-1).transpose(0, 2, 1)[:, :, None, :]  # [B, H, 1, Lk]
+    # |q - k|^2 expanded so the pairwise part is one matmul; rounding can make it slightly negative.
+    sq_dist = jnp.maximum(q_sq + k_sq - 2.0 * _qk(q, k, precision), 0.0)
+    inv_two_var = _per_head(0.5 * jnp.exp(-2.0 * params["log_sigma"]))
+    return -sq_dist * inv_two_var
+
+
+def gaussian_init(rng, num_heads, head_dim, sigma: Optional[float] = None, dtype=_F32):
+    # Default 2 sigma^2 = sqrt(d): then -|q-k|^2/(2 sigma^2) = 2 q.k/sqrt(d) + per-row constant - |k|^2/sqrt(d),
+    # on the scale of scaled_dot.
+    del rng
+    sigma = math.sqrt(math.sqrt(head_dim) / 2.0) if sigma is None else sigma
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    return {"log_sigma": jnp.full((num_heads,), math.log(sigma), dtype)}
+
+
+for _score in (
+    Score("dot", dot_score, None, "q . k"),
+    Score("scaled_dot", scaled_dot_score, None, "q . k / sqrt(d)"),
+    Score("general", general_score, general_init, "q W k (Luong bilinear)"),
+    Score("additive", additive_score, additive_init, "v . tanh(W q + U k + b) (Bahdanau)"),
+    Score("cosine", cosine_score, cosine_init, "temperature * cos(q, k)"),
+    Score("gaussian", gaussian_score, gaussian_init, "-|q - k|^2 / (2 sigma^2)"),
+):
+    register_score(_score)
+del _score
