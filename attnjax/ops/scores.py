@@ -51,12 +51,16 @@ class Score:
       init_fn: ``init_fn(rng, num_heads, head_dim, **options) -> params``, or None when the score
         has no parameters; call it through :meth:`init`, which checks its arguments.
       description: one line for listings and error messages.
+      pair_width: ``pair_width(params) -> int``, the floats one (query, key) pair occupies in the
+        score's largest intermediate (1 for dot-like scores; the hidden size for additive). The
+        chunked attention sizes its blocks by it.
     """
 
     name: str
     fn: ScoreFn
     init_fn: Optional[InitFn] = None
     description: str = ""
+    pair_width: Callable[[Params], int] = lambda params: 1
 
     @property
     def has_params(self) -> bool:
@@ -232,7 +236,8 @@ for _score in (
     Score("dot", dot_score, None, "q . k"),
     Score("scaled_dot", scaled_dot_score, None, "q . k / sqrt(d)"),
     Score("general", general_score, general_init, "q W k (Luong bilinear)"),
-    Score("additive", additive_score, additive_init, "v . tanh(W q + U k + b) (Bahdanau)"),
+    Score("additive", additive_score, additive_init, "v . tanh(W q + U k + b) (Bahdanau)",
+          pair_width=lambda params: params["v"].shape[-1]),
     Score("cosine", cosine_score, cosine_init, "temperature * cos(q, k)"),
     Score("gaussian", gaussian_score, gaussian_init, "-|q - k|^2 / (2 sigma^2)"),
 ):
