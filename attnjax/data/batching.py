@@ -150,7 +150,8 @@ class BatchIterator:
             return
         raise ValueError(
             f"{len(data)} examples give no full global batch of {self.global_batch_size} in any length bucket "
-            f"{tuple(self.bucket_lengths)}; lower batch_size, use fewer buckets or pass drop_remainder=False"
+            f"(inputs {self.bucket_lengths.tolist()}, targets {self.target_bucket_lengths.tolist()}); lower batch_size, "
+            f"use fewer buckets or pass drop_remainder=False"
         )
 
     def epoch_plan(self, epoch: int) -> list[np.ndarray]:

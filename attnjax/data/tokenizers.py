@@ -78,7 +78,8 @@ class Tokenizer:
         if max_length < 1:
             raise ValueError(f"max_length must be >= 1 (or None for no truncation), got {max_length}")
         budget = self._chars_per_token_bound * max_length
-        prefixes = [t if len(t) <= budget else t[: max(t.rfind(" ", 0, budget), 1)] for t in texts]
+        cuts = [t.rfind(" ", 0, budget) if len(t) > budget else -1 for t in texts]
+        prefixes = [t if cut <= 0 else t[:cut] for t, cut in zip(texts, cuts)]
         encoded = self._encode_normalized(prefixes, max_length)
         redo = [i for i, (ids, p, t) in enumerate(zip(encoded, prefixes, texts)) if len(ids) < max_length and p is not t]
         for i, ids in zip(redo, self._encode_normalized([texts[i] for i in redo], max_length)):
