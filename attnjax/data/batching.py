@@ -34,6 +34,32 @@ class EncodedExamples:
     def __len__(self) -> int:
         return len(self.inputs)
 
+    def save(self, path) -> None:
+        """Writes the ids to ``path`` (``.npz``: flat ids + lengths), so a rerun skips tokenization."""
+        arrays = {"inputs": np.concatenate(self.inputs), "input_lengths": _lengths(self.inputs)}
+        if self.labels is not None:
+            arrays["labels"] = self.labels
+        if self.targets is not None:
+            arrays["targets"], arrays["target_lengths"] = np.concatenate(self.targets), _lengths(self.targets)
+        np.savez(path, **arrays)
+
+    @classmethod
+    def load(cls, path) -> "EncodedExamples":
+        """Reads what :meth:`save` wrote."""
+        with np.load(path) as f:
+            def split(ids: str, lengths: str) -> list[np.ndarray]:
+                return np.split(f[ids], np.cumsum(f[lengths])[:-1])
+
+            return cls(
+                split("inputs", "input_lengths"),
+                labels=f["labels"] if "labels" in f else None,
+                targets=split("targets", "target_lengths") if "targets" in f else None,
+            )
+
+
+def _lengths(rows: Sequence[np.ndarray]) -> np.ndarray:
+    return np.fromiter((len(r) for r in rows), np.int64, len(rows))
+
 
 def encode_examples(
     examples: Sequence[dict],

@@ -133,3 +133,16 @@ def test_encode_examples_errors():
         encode_examples([{"question": "a"}], tokenizer, 8)
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         BatchIterator(make_data(), 0, process_index=0, process_count=1)
+
+
+@pytest.mark.parametrize("targets", [False, True])
+def test_encoded_examples_save_load(tmp_path, targets):
+    data = make_data(n=20, targets=targets)
+    data.inputs[3] = np.zeros(0, np.int32)  # an empty text survives the round trip
+    data.save(tmp_path / "enc.npz")
+    loaded = EncodedExamples.load(tmp_path / "enc.npz")
+    assert len(loaded) == 20 and all(np.array_equal(a, b) for a, b in zip(loaded.inputs, data.inputs))
+    if targets:
+        assert loaded.labels is None and all(np.array_equal(a, b) for a, b in zip(loaded.targets, data.targets))
+    else:
+        assert loaded.targets is None and np.array_equal(loaded.labels, data.labels)
