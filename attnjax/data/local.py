@@ -27,7 +27,8 @@ SPLIT_ALIASES: dict[str, tuple[str, ...]] = {
     "test": ("test",),
 }
 
-FILE_READERS: Registry[Callable[[Path], RawRows]] = Registry("local file format")
+FILE_READERS: Registry[Callable[..., RawRows]] = Registry("local file format")
+"""Format -> ``read(path, label_names=None) -> RawRows``; only label directories use ``label_names``."""
 
 
 def _read_text(path: Path, opener: Callable = open) -> str:
@@ -44,7 +45,7 @@ def _read_text(path: Path, opener: Callable = open) -> str:
 
 
 def _delimited(delimiter: str) -> Callable[[Path], RawRows]:
-    def read(path: Path) -> RawRows:
+    def read(path: Path, label_names: Optional[Sequence[str]] = None) -> RawRows:
         # QUOTE_NONE for TSV: GLUE's SST-2 has bare double quotes inside sentences.
         quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
         reader = csv.DictReader(io.StringIO(_read_text(path), newline=""), delimiter=delimiter, quoting=quoting)
@@ -55,7 +56,7 @@ def _delimited(delimiter: str) -> Callable[[Path], RawRows]:
 
 
 def _json_lines(opener: Callable) -> Callable[[Path], RawRows]:
-    def read(path: Path) -> RawRows:
+    def read(path: Path, label_names: Optional[Sequence[str]] = None) -> RawRows:
         try:
             text = _read_text(path, opener)
         except (OSError, EOFError) as err:
@@ -76,10 +77,20 @@ def _json_lines(opener: Callable) -> Callable[[Path], RawRows]:
     return read
 
 
-def _label_directory(path: Path) -> RawRows:
-    """``path/<label>/*.txt`` -> rows ``{"text", "label"}`` with the subdirectory name as label."""
+def _label_directory(path: Path, label_names: Optional[Sequence[str]] = None) -> RawRows:
+    """``path/<label>/*.txt`` -> rows ``{"text", "label"}`` with the subdirectory name as label.
+
+    With ``label_names`` only those subdirectories are read (aclImdb's ``train/unsup`` is skipped).
+    """
     rows = []
-    for label_dir in sorted(p for p in path.iterdir() if p.is_dir()):
+    label_dirs = sorted(p for p in path.iterdir() if p.is_dir() and (label_names is None or p.name in label_names))
+    if label_names is not None and len(label_dirs) < len(label_names):
+        found = sorted(p.name for p in path.iterdir() if p.is_dir())
+        raise FileNotFoundError(
+            f"{path}: expected a subdirectory per label {list(label_names)}, found {found}; "
+            f"fix label_names or the directory layout"
+        )
+    for label_dir in label_dirs:
         for file in sorted(label_dir.glob("*.txt")):
             rows.append({"text": _read_text(file), "label": label_dir.name})
     return ["text", "label"], rows
@@ -148,7 +159,7 @@ def read_examples(
     """
     if not path.exists():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
-    columns, rows = FILE_READERS.get(format_of(path))(path)
+    columns, rows = FILE_READERS.get(format_of(path))(path, label_names)
     if not rows:
         raise ValueError(f"{path}: no examples found (the file is empty or holds only a header); expected at least one row")
     kind, mapping = infer_field_map(columns, str(path), fields)

@@ -51,9 +51,11 @@ def test_label_directory_like_aclimdb(tmp_path):
         for label in ("neg", "pos", "unsup"):
             (tmp_path / split / label).mkdir(parents=True)
             (tmp_path / split / label / "0_1.txt").write_text(f"{split} {label}<br />text")
-    test = load_split(str(tmp_path), "test", label_names=["neg", "pos", "unsup"])
-    assert sorted((e["text"], e["label"]) for e in test) == [
-        ("test neg<br />text", 0), ("test pos<br />text", 1), ("test unsup<br />text", 2)]
+    test = load_split(str(tmp_path), "test", label_names=["neg", "pos"])
+    assert sorted((e["text"], e["label"]) for e in test) == [("test neg<br />text", 0), ("test pos<br />text", 1)]
+    assert open_source(str(tmp_path / "train")).label_names == ("neg", "pos", "unsup")  # all subdirectories, sorted
+    with pytest.raises(FileNotFoundError, match=r"expected a subdirectory per label \['neg', 'positive'\]"):
+        load_split(str(tmp_path), "test", label_names=["neg", "positive"])
 
 
 def test_missing_path(tmp_path):
