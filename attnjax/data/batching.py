@@ -16,11 +16,13 @@ Batch dicts (numpy int32, ``B = batch_size``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from attnjax.data.tasks import task_of
 from attnjax.data.tokenizers import Tokenizer
+from attnjax.registry import Registry
 
 
 @dataclass
@@ -61,6 +63,25 @@ def _lengths(rows: Sequence[np.ndarray]) -> np.ndarray:
     return np.fromiter((len(r) for r in rows), np.int64, len(rows))
 
 
+def _encode_classification(rows, tokenizer, max_length, max_target_length) -> EncodedExamples:
+    inputs = tokenizer.encode_batch([r["text"] for r in rows], max_length=max_length)
+    return EncodedExamples(inputs, labels=np.fromiter((r["label"] for r in rows), np.int32, len(rows)))
+
+
+def _encode_summarization(rows, tokenizer, max_length, max_target_length) -> EncodedExamples:
+    if max_target_length is None or max_target_length < 2:
+        raise ValueError(f"summarization needs max_target_length >= 2 (summary ids + eos), got {max_target_length}")
+    inputs = tokenizer.encode_batch([r["document"] for r in rows], max_length=max_length)
+    summaries = tokenizer.encode_batch([r["summary"] for r in rows], max_length=max_target_length - 1)
+    eos = np.array([tokenizer.eos_id], np.int32)
+    return EncodedExamples(inputs, targets=[np.concatenate([s, eos]) for s in summaries])
+
+
+ENCODERS: Registry[Callable[..., EncodedExamples]] = Registry("task kind encoder")
+ENCODERS.register("classification", _encode_classification)
+ENCODERS.register("summarization", _encode_summarization)
+
+
 def encode_examples(
     examples: Sequence[dict],
     tokenizer: Tokenizer,
@@ -76,18 +97,7 @@ def encode_examples(
     if len(examples) == 0:
         raise ValueError("no examples to encode; load a non-empty split first")
     rows = [examples[i] for i in range(len(examples))]
-    first = rows[0]
-    if "text" in first:
-        inputs = tokenizer.encode_batch([r["text"] for r in rows], max_length=max_length)
-        return EncodedExamples(inputs, labels=np.fromiter((r["label"] for r in rows), np.int32, len(rows)))
-    if "document" in first:
-        if max_target_length is None or max_target_length < 2:
-            raise ValueError(f"summarization needs max_target_length >= 2 (summary ids + eos), got {max_target_length}")
-        inputs = tokenizer.encode_batch([r["document"] for r in rows], max_length=max_length)
-        summaries = tokenizer.encode_batch([r["summary"] for r in rows], max_length=max_target_length - 1)
-        eos = np.array([tokenizer.eos_id], np.int32)
-        return EncodedExamples(inputs, targets=[np.concatenate([s, eos]) for s in summaries])
-    raise ValueError(f"examples must have fields text+label or document+summary, the first has {sorted(first)}")
+    return ENCODERS.get(task_of(rows[0]))(rows, tokenizer, max_length, max_target_length)
 
 
 def _pad(rows: Sequence[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

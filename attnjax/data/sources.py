@@ -98,11 +98,6 @@ def _as_sequence(examples: Sequence) -> ExampleSequence:
     return examples if isinstance(examples, ExampleSequence) else ExampleSequence(examples)
 
 
-def source_info(source: str, **options) -> Source:
-    """The opened source (task kind, label names, native splits) without reading any split."""
-    return open_source(source, **options)
-
-
 @SOURCE_KINDS.register("file")
 def _file_source(
     path: str,

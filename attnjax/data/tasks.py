@@ -76,6 +76,18 @@ def infer_field_map(columns: Sequence[str], where: str, fields: Optional[Mapping
     )
 
 
+def task_of(example: Mapping[str, Any]) -> str:
+    """The task kind whose canonical fields ``example`` has."""
+    for name in TASK_KINDS:
+        if set(TASK_KINDS.get(name).fields) <= set(example):
+            return name
+    raise ValueError(
+        f"examples must have the fields of a task kind ("
+        + "; ".join(f"{n}: {'+'.join(TASK_KINDS.get(n).fields)}" for n in TASK_KINDS)
+        + f"), the first has {sorted(example)}"
+    )
+
+
 def label_index(value: Any, label_names: Sequence[str], where: str) -> int:
     """Maps a label given as an index (int or digit string) or as a name to its index in ``label_names``."""
     if isinstance(value, str):

@@ -129,7 +129,7 @@ def test_encode_examples_errors():
         encode_examples([], tokenizer, 8)
     with pytest.raises(ValueError, match="max_target_length >= 2"):
         encode_examples([{"document": "a", "summary": "b"}], tokenizer, 8)
-    with pytest.raises(ValueError, match="text\\+label or document\\+summary"):
+    with pytest.raises(ValueError, match="classification: text\\+label; summarization: document\\+summary"):
         encode_examples([{"question": "a"}], tokenizer, 8)
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         BatchIterator(make_data(), 0, process_index=0, process_count=1)
