@@ -3,6 +3,8 @@
 The tokenizer is trained first (not timed); then each repeat times ``encode_examples`` (normalize,
 tokenize, truncate) plus one full epoch of ``BatchIterator`` (shuffle, bucket, pad) over the split.
 ``batch_only_examples_per_second`` is a later epoch, which reuses the encoded split.
+``examples_per_cpu_second`` divides by the CPU time of all threads: it moves less than wall-clock
+rates when other jobs share the machine (``load_average_1min`` says how busy it was).
 
     python experiments/benchmarks/data_bench.py                      # ../shared/data/imdb, SentencePiece
     python experiments/benchmarks/data_bench.py --tokenizer byte
@@ -54,14 +56,15 @@ def main() -> None:
     tokenizer = train_tokenizer(args.tokenizer, texts, lower=True, strip_html=True, **tokenizer_options)
     train_seconds = time.perf_counter() - start
 
-    rates = []
+    rates, cpu_rates = [], []
     for repeat in range(args.repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         data = encode_examples(examples, tokenizer, max_length=args.max_length)
         batches = BatchIterator(data, args.batch_size, bucket_lengths=args.buckets, seed=repeat, drop_remainder=False,
                                 num_epochs=1, process_index=0, process_count=1)
         num_batches = sum(1 for _ in batches)
         rates.append(len(examples) / (time.perf_counter() - start))
+        cpu_rates.append(len(examples) / (time.process_time() - cpu_start))
     # Later epochs reuse the encoded split (or EncodedExamples.load): batching alone.
     start = time.perf_counter()
     sum(1 for _ in BatchIterator(data, args.batch_size, bucket_lengths=args.buckets, seed=args.repeats,
@@ -73,6 +76,8 @@ def main() -> None:
         "load_seconds": round(load_seconds, 2), "tokenizer_train_seconds": round(train_seconds, 2),
         "examples_per_second_best": round(max(rates)), "examples_per_second_median": round(statistics.median(rates)),
         "batch_only_examples_per_second": round(batch_only),
+        "examples_per_cpu_second_best": round(max(cpu_rates)),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
     }))
 
