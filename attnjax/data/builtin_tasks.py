@@ -32,7 +32,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from attnjax.data.sources import SOURCE_KINDS, Source
+from attnjax.data.sources import SOURCE_KINDS, Source, check_options
 from attnjax.data.splits import SPLITS, ExampleSequence
 from attnjax.data.tasks import Example
 from attnjax.registry import Registry
@@ -149,7 +149,8 @@ def generate(task: str, split: str, num_examples: int, seed: int = 0, **options)
 @SOURCE_KINDS.register("builtin")
 def builtin_source(task: str, *, seed: int = 0, num_examples: Optional[dict] = None, **options) -> Source:
     """``builtin:<task>``; ``num_examples`` per split (default ``DEFAULT_SIZES``), ``options`` to the generator."""
-    kind, _, label_names = BUILTIN_TASKS.get(task)
+    kind, make, label_names = BUILTIN_TASKS.get(task)
+    check_options(f"builtin:{task}", make, options, skip=1)
     sizes = {**DEFAULT_SIZES, **(num_examples or {})}
     unknown = set(sizes) - set(SPLITS)
     if unknown:

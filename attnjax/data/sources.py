@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -19,7 +20,7 @@ from attnjax.registry import Registry
 class Source:
     """An opened source: its task kind, label names and a reader per native split.
 
-    ``read[split]()`` returns the split's canonical examples (see :mod:`attnjax.data.tasks`).
+    ``readers[split]()`` returns the split's canonical examples (see :mod:`attnjax.data.tasks`).
     """
 
     name: str
@@ -27,7 +28,6 @@ class Source:
     readers: Mapping[str, Callable[[], Sequence]]
     label_names: tuple[str, ...] = ()
     how_to_get: str = ""
-    info: dict = field(default_factory=dict)
 
     @property
     def native_splits(self) -> tuple[str, ...]:
@@ -55,7 +55,20 @@ def parse_source(spec: str) -> tuple[str, str]:
 def open_source(spec: str, **options) -> Source:
     """Opens the source named by ``spec``; ``options`` go to the source kind (see each kind)."""
     kind, rest = parse_source(spec)
-    return SOURCE_KINDS.get(kind)(rest, **options)
+    open_kind = SOURCE_KINDS.get(kind)
+    check_options(f"data source {spec!r}", open_kind, options, skip=1)
+    return open_kind(rest, **options)
+
+
+def check_options(where: str, function: Callable, options: Mapping, skip: int = 0) -> None:
+    """ValueError naming the accepted options when ``function`` cannot take ``options`` by keyword."""
+    parameters = list(inspect.signature(function).parameters.values())[skip:]
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    accepted = [p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"{where}: unknown option(s) {unknown}; it accepts {accepted or 'no options'}")
 
 
 def load_split(

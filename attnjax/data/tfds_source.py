@@ -7,6 +7,7 @@ fails with the command that prepares it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -106,6 +107,7 @@ def _converter(name: str, spec: TfdsDataset, split: str) -> Callable[[dict, int]
 def tfds_source(name: str, *, data_dir: Optional[str] = None, download: bool = False) -> Source:
     """``tfds:<name>`` for a name in ``TFDS_DATASETS``, read from TFDS's ``data_dir``."""
     spec = TFDS_DATASETS.get(name)
+    data_dir = os.path.expanduser(data_dir) if data_dir else None
 
     def reader(split: str) -> Callable[[], Sequence]:
         def read() -> ExampleSequence:
@@ -129,5 +131,4 @@ def tfds_source(name: str, *, data_dir: Optional[str] = None, download: bool = F
         readers={split: reader(split) for split in spec.splits},
         label_names=spec.label_names,
         how_to_get=spec.note,
-        info={"data_dir": data_dir},
     )

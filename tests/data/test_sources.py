@@ -29,3 +29,10 @@ def test_unknown_names():
         load_split("builtin:sentiment", "dev")
     with pytest.raises(ValueError, match="non-empty string"):
         load_split("", "train")
+
+
+def test_unknown_options_name_the_accepted_ones():
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['fields'\]; it accepts \['data_dir', 'download'\]"):
+        load_split("tfds:imdb_reviews", "train", fields={"text": "review"})
+    with pytest.raises(ValueError, match=r"builtin:sentiment.*unknown option\(s\) \['data_dir'\]"):
+        load_split("builtin:sentiment", "train", data_dir="/x")
