@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
-from attnjax.data.tasks import Example, as_text, infer_field_map, label_index
+from attnjax.data.tasks import Example, canonical_example, infer_field_map
 from attnjax.registry import Registry
 
 RawRows = tuple[list[str], list[dict]]
@@ -167,24 +167,10 @@ def read_examples(
     if missing:
         number, column = missing[0]
         raise ValueError(f"{path}: row {number + 1} has no field {column!r} (it has {sorted(rows[number])}); fix the row or pass fields=")
-    if kind == "summarization":
-        examples = [
-            {
-                "document": as_text(row[mapping["document"]], f"{path} row {i + 1}"),
-                "summary": as_text(row[mapping["summary"]], f"{path} row {i + 1}"),
-            }
-            for i, row in enumerate(rows)
-        ]
-        return kind, examples, ()
-    raw_labels = [row[mapping["label"]] for row in rows]
-    names = tuple(label_names) if label_names is not None else default_label_names(raw_labels)
-    examples = [
-        {
-            "text": as_text(row[mapping["text"]], f"{path} row {i + 1}"),
-            "label": label_index(label, names, f"{path} row {i + 1}"),
-        }
-        for i, (row, label) in enumerate(zip(rows, raw_labels))
-    ]
+    names: tuple[str, ...] = ()
+    if "label" in mapping:
+        names = tuple(label_names) if label_names is not None else default_label_names([r[mapping["label"]] for r in rows])
+    examples = [canonical_example(row, mapping, names, f"{path} row {i + 1}") for i, row in enumerate(rows)]
     return kind, examples, names
 
 

@@ -106,6 +106,17 @@ def label_index(value: Any, label_names: Sequence[str], where: str) -> int:
     return value
 
 
+def canonical_example(row: Mapping[str, Any], mapping: Mapping[str, str], label_names: Sequence[str], where: str) -> Example:
+    """``{canonical field: value}`` from a raw ``row`` and ``mapping`` (canonical field -> column).
+
+    ``label`` becomes an index into ``label_names``; every other field is text.
+    """
+    return {
+        field: label_index(row[column], label_names, where) if field == "label" else as_text(row[column], where)
+        for field, column in mapping.items()
+    }
+
+
 def as_text(value: Any, where: str) -> str:
     """Text field as ``str``: bytes are decoded as UTF-8 (an error names the example)."""
     if isinstance(value, bytes):

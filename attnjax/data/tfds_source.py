@@ -13,7 +13,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from attnjax.data.sources import SOURCE_KINDS, Source
 from attnjax.data.splits import ExampleSequence
-from attnjax.data.tasks import Example, as_text, label_index
+from attnjax.data.tasks import Example, canonical_example
 from attnjax.registry import Registry
 
 
@@ -82,23 +82,10 @@ def how_to_prepare(name: str, data_dir: Optional[str]) -> str:
 
 def _converter(name: str, spec: TfdsDataset, split: str) -> Callable[[dict, int], Example]:
     where = f"tfds:{name} split {split!r}"
-    if spec.task == "classification":
-        text_key, label_key = spec.fields["text"], spec.fields["label"]
+    note = f" ({spec.note})" if spec.note else ""
 
-        def convert(row: dict, i: int) -> Example:
-            return {
-                "text": as_text(row[text_key], f"{where} example {i}"),
-                "label": label_index(row[label_key], spec.label_names, f"{where} example {i}" + (f" ({spec.note})" if spec.note else "")),
-            }
-
-    else:
-        document_key, summary_key = spec.fields["document"], spec.fields["summary"]
-
-        def convert(row: dict, i: int) -> Example:
-            return {
-                "document": as_text(row[document_key], f"{where} example {i}"),
-                "summary": as_text(row[summary_key], f"{where} example {i}"),
-            }
+    def convert(row: dict, i: int) -> Example:
+        return canonical_example(row, spec.fields, spec.label_names, f"{where} example {i}{note}")
 
     return convert
 
