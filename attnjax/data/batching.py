@@ -182,7 +182,7 @@ class BatchIterator:
         self._epoch, self._step = 0, 0
         self._plan_epoch: Optional[int] = None
         self._plan: list[np.ndarray] = []
-        if not self.drop_remainder or self.num_batches_in_epoch(0) > 0:
+        if not self.drop_remainder or self.num_batches_in_epoch() > 0:
             return
         raise ValueError(
             f"{len(data)} examples give no full global batch of {self.global_batch_size} in any length bucket "
@@ -212,7 +212,8 @@ class BatchIterator:
         # bucketer would emit it; padded remainders come last.
         return [batches[i] for i in np.argsort(np.asarray(finish, np.int64), kind="stable")]
 
-    def num_batches_in_epoch(self, epoch: int = 0) -> int:
+    def num_batches_in_epoch(self) -> int:
+        """Global batches per epoch (the same in every epoch)."""
         counts = np.bincount(self._buckets)
         counts = counts[counts > 0]
         full = int(np.sum(counts // self.global_batch_size))
@@ -233,25 +234,25 @@ class BatchIterator:
         rows = self._plan[self._step]
         self._step += 1
         local = rows[self.process_index * self.batch_size : (self.process_index + 1) * self.batch_size]
-        return self.make_batch(local)
+        return self.make_batch(local, int(self._buckets[rows[0]]))  # rows[0] is always a real example
 
-    def make_batch(self, indices: np.ndarray) -> dict:
-        """The padded batch of example ``indices`` (-1 gives an empty row with ``example_mask`` 0)."""
+    def make_batch(self, indices: np.ndarray, bucket: int) -> dict:
+        """The batch of example ``indices`` padded to ``bucket``'s lengths (-1: an empty row, ``example_mask`` 0).
+
+        The lengths come from the global batch's bucket, not from these rows, so every process
+        pads its share of a global batch to the same shape.
+        """
         real = indices >= 0
         empty = np.zeros(0, np.int32)
-        max_input = self.bucket_lengths[-1]
-        inputs = [self.data.inputs[i][:max_input] if i >= 0 else empty for i in indices]
-        longest = max((len(x) for x in inputs), default=0)
-        length = int(self.bucket_lengths[_bucket_of(np.array([longest]), self.bucket_lengths)[0]])
-        ids, mask, lengths = _pad(inputs, length)
+        num_target_buckets = len(self.target_bucket_lengths)
+        length = int(self.bucket_lengths[bucket // num_target_buckets if self.data.targets is not None else bucket])
+        ids, mask, lengths = _pad([self.data.inputs[i][:length] if i >= 0 else empty for i in indices], length)
         batch = {"inputs": ids, "input_mask": mask, "input_lengths": lengths, "example_mask": real.astype(np.int32)}
         if self.data.labels is not None:
             batch["labels"] = np.where(real, self.data.labels[np.maximum(indices, 0)], 0).astype(np.int32)
         if self.data.targets is not None:
-            max_target = self.target_bucket_lengths[-1]
-            targets = [self.data.targets[i][:max_target] if i >= 0 else empty for i in indices]
-            longest = max((len(t) for t in targets), default=0)
-            t_length = int(self.target_bucket_lengths[_bucket_of(np.array([longest]), self.target_bucket_lengths)[0]])
+            t_length = int(self.target_bucket_lengths[bucket % num_target_buckets])
+            targets = [self.data.targets[i][:t_length] if i >= 0 else empty for i in indices]
             batch["targets"], batch["target_mask"], batch["target_lengths"] = _pad(targets, t_length)
         return batch
 

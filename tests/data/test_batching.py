@@ -98,6 +98,11 @@ def test_processes_get_disjoint_rows_with_the_same_shapes():
         left, right = shards[0][step], shards[1][step]
         assert left["inputs"].shape == right["inputs"].shape == (4, single[step]["inputs"].shape[1])
         assert np.array_equal(np.concatenate([left["inputs"], right["inputs"]]), single[step]["inputs"])
+    uneven = [list(iterator(data, batch_size=4, process_index=p, process_count=2, num_epochs=1, drop_remainder=False))
+              for p in range(2)]
+    assert len(uneven[0]) == len(uneven[1])
+    assert [b["inputs"].shape for b in uneven[0]] == [b["inputs"].shape for b in uneven[1]]
+    assert any(b["example_mask"].sum() == 0 for b in uneven[1])  # a share of only padding rows keeps the shape
     with pytest.raises(ValueError, match="process_index must be in"):
         iterator(data, process_index=2, process_count=2)
 
