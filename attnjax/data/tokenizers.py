@@ -68,9 +68,10 @@ class Tokenizer:
         """``encode`` for many texts at once, as int32 arrays (the fast path used by batching).
 
         With ``max_length``, each result is the first ``max_length`` ids of the full encoding. Long
-        texts are encoded from a prefix cut at whitespace: every kind here segments whitespace-split
-        words independently, so the prefix's ids are the full text's first ids; a prefix that yields
-        too few ids is encoded again whole, so the result is exact either way.
+        texts are encoded from a prefix cut at a space: no token of any kind here spans a space
+        (SentencePiece splits by whitespace, and its best path up to a space does not depend on
+        what follows), so the prefix's ids are the full text's first ids; a prefix that yields too
+        few ids is encoded again whole, so the result is exact either way.
         """
         texts = [self.normalizer(t) for t in texts]
         if max_length is None:
