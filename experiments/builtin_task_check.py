@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from functools import partial
 
 import flax.linen as nn
 import jax

@@ -82,7 +82,7 @@ def task_of(example: Mapping[str, Any]) -> str:
         if set(TASK_KINDS.get(name).fields) <= set(example):
             return name
     raise ValueError(
-        f"examples must have the fields of a task kind ("
+        "examples must have the fields of a task kind ("
         + "; ".join(f"{n}: {'+'.join(TASK_KINDS.get(n).fields)}" for n in TASK_KINDS)
         + f"), the first has {sorted(example)}"
     )
