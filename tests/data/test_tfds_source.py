@@ -51,3 +51,12 @@ def test_not_prepared_says_what_and_how(tmp_path):
     message = str(info.value)
     assert "'glue/sst2' split 'train'" in message and str(tmp_path) in message
     assert f"tfds build glue/sst2 --data_dir={tmp_path} --file_format=array_record" in message
+
+
+def test_hidden_glue_test_labels_explain_themselves():
+    from attnjax.data.tfds_source import TFDS_DATASETS, _converter
+
+    convert = _converter("glue/sst2", TFDS_DATASETS.get("glue/sst2"), "test")
+    assert convert({"sentence": b"fine", "label": 1, "idx": 0}, 0) == {"text": "fine", "label": 1}
+    with pytest.raises(ValueError, match=r"example 3 \(GLUE hides the test labels.*label -1 is outside the label set"):
+        convert({"sentence": b"fine", "label": -1, "idx": 3}, 3)
