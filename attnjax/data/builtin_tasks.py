@@ -1,0 +1,162 @@
+"""Built-in tasks generated from a seed, with no files: ``builtin:sentiment``, ``builtin:salient_summary``.
+
+Both are built so that the answer depends on *where* words stand relative to each other, not only
+on which words occur: a bag-of-words model sees the same bag with either answer, while a model
+with attention can relate each word to its clause or sentence.
+
+``builtin:sentiment`` (labels ``negative``/``positive``). A review is one or two clauses
+``the <aspect> <verb> [<negator>] [<intensifier>] <adjective>``; a clause's polarity is its
+adjective's, flipped by a negator (``not``/``never``/``hardly``; scope: its own clause only);
+intensifiers (``very``, ``truly``, ...) never change it. Two clauses are joined by a contrast:
+``C1 , but C2`` / ``C1 , yet C2`` -> the label is C2's polarity; ``C1 , although C2`` /
+``C1 , even though C2`` -> C1's. A distractor span ``( <someone> said it was <adjective> )``
+(an opinion that is not the reviewer's) is inserted with some probability at a clause boundary
+and never counts. Two-clause reviews mostly pair opposite polarities, so "good ... but ... bad" and
+"bad ... but ... good" have the same bag of words and opposite labels.
+
+``builtin:salient_summary`` (document -> summary). A document is 6-12 event sentences
+``at <hour> , the <agent> <verb> the <object> near the <place> .`` with distinct agents; exactly
+one event is salient, marked by a cue adverb (``suddenly``, ``unexpectedly``, ...) right after its
+hour, while routine events get routine adverbs (``later``, ``as usual``, ...) or none. The summary
+copies the salient event's words: ``the <agent> <verb> the <object> near the <place>``. Agents,
+objects and places come from generated pseudo-words (hundreds each), so the summary must be
+copied from the document rather than memorized.
+
+Splits are drawn from independent streams of ``numpy.random.default_rng([seed, split])``: the
+same seed gives the same data on any machine.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+
+from attnjax.data.sources import SOURCE_KINDS, Source, check_options
+from attnjax.data.splits import SPLITS, ExampleSequence
+from attnjax.data.tasks import Example
+from attnjax.registry import Registry
+
+ASPECTS = ("plot", "acting", "music", "ending", "script", "cast", "dialogue", "pacing", "camera work", "story")
+VERBS = ("was", "is", "felt", "seemed", "looked")
+POSITIVE = ("good", "great", "wonderful", "brilliant", "superb", "charming", "moving", "clever", "fresh", "gripping")
+NEGATIVE = ("bad", "awful", "boring", "dull", "terrible", "weak", "clumsy", "tedious", "stale", "messy")
+NEGATORS = ("not", "never", "hardly")
+INTENSIFIERS = ("very", "really", "truly", "extremely", "so", "quite")
+KEEP_SECOND = ("but", "yet")  # "C1 , but C2": C2 decides
+KEEP_FIRST = ("although", "even though")  # "C1 , although C2": C1 decides
+SPEAKERS = ("my friend", "a critic", "the trailer", "my brother", "some viewers", "the poster")
+
+DEFAULT_SIZES = {"train": 20000, "validation": 2000, "test": 2000}
+_SPLIT_STREAM = {split: i for i, split in enumerate(SPLITS)}
+
+
+def _pick(rng: np.random.Generator, words: tuple[str, ...]) -> str:
+    return words[rng.integers(len(words))]
+
+
+def _clause(rng: np.random.Generator, polarity: int, negation_rate: float, intensifier_rate: float) -> str:
+    """A clause whose polarity (+1/-1) is ``polarity``."""
+    negated = rng.random() < negation_rate
+    adjective_polarity = -polarity if negated else polarity
+    words = ["the", _pick(rng, ASPECTS), _pick(rng, VERBS)]
+    if negated:
+        words.append(_pick(rng, NEGATORS))
+    if rng.random() < intensifier_rate:
+        words.append(_pick(rng, INTENSIFIERS))
+    words.append(_pick(rng, POSITIVE if adjective_polarity > 0 else NEGATIVE))
+    return " ".join(words)
+
+
+def _distractor(rng: np.random.Generator) -> str:
+    return f"( {_pick(rng, SPEAKERS)} said it was {_pick(rng, POSITIVE + NEGATIVE)} )"
+
+
+def sentiment_example(
+    rng: np.random.Generator,
+    single_clause_rate: float = 0.2,
+    opposite_rate: float = 0.85,
+    negation_rate: float = 0.4,
+    intensifier_rate: float = 0.3,
+    distractor_rate: float = 0.3,
+) -> Example:
+    """One ``{"text", "label"}`` review (label 1 = positive); rates as in the module docstring."""
+    label = int(rng.integers(2))
+    polarity = 1 if label else -1
+    if rng.random() < single_clause_rate:
+        clauses, connective = [_clause(rng, polarity, negation_rate, intensifier_rate)], None
+    else:
+        other = -polarity if rng.random() < opposite_rate else polarity
+        keep_second = rng.random() < 0.5
+        connective = _pick(rng, KEEP_SECOND if keep_second else KEEP_FIRST)
+        deciding = _clause(rng, polarity, negation_rate, intensifier_rate)
+        ignored = _clause(rng, other, negation_rate, intensifier_rate)
+        clauses = [ignored, deciding] if keep_second else [deciding, ignored]
+    parts = [clauses[0]] + ([f", {connective} {clauses[1]}"] if connective else [])
+    if rng.random() < distractor_rate:
+        parts.insert(int(rng.integers(len(parts) + 1)), _distractor(rng))
+    return {"text": " ".join(parts), "label": label}
+
+
+_SYLLABLES = ("ka", "lo", "mi", "ner", "tu", "sa", "vex", "di", "ro", "pan", "zu", "el", "bo", "quin", "ta", "mor")
+HOURS = tuple(f"{h} {m}" for h in ("six", "seven", "eight", "nine", "ten", "eleven") for m in ("am", "pm"))
+EVENT_VERBS = ("visited", "repaired", "painted", "sold", "inspected", "moved", "opened", "closed", "cleaned", "guarded")
+SALIENT_CUES = ("suddenly", "unexpectedly", "dramatically", "urgently")
+ROUTINE_CUES = ("later", "as usual", "quietly", "briefly")
+
+
+def _pseudo_words(prefix: str, count: int) -> tuple[str, ...]:
+    """``count`` distinct two-syllable words, deterministic, tagged by their role's first letter."""
+    words = [prefix + a + b for a in _SYLLABLES for b in _SYLLABLES]
+    return tuple(words[:count])
+
+
+AGENTS = _pseudo_words("a", 200)
+OBJECTS = _pseudo_words("o", 200)
+PLACES = _pseudo_words("p", 200)
+
+
+def salient_summary_example(rng: np.random.Generator, min_events: int = 6, max_events: int = 12, routine_cue_rate: float = 0.5) -> Example:
+    """One ``{"document", "summary"}`` pair (see the module docstring)."""
+    num_events = int(rng.integers(min_events, max_events + 1))
+    agents = rng.choice(len(AGENTS), num_events, replace=False)
+    salient = int(rng.integers(num_events))
+    sentences, summary = [], ""
+    for i, agent in enumerate(agents):
+        event = f"the {AGENTS[agent]} {_pick(rng, EVENT_VERBS)} the {_pick(rng, OBJECTS)} near the {_pick(rng, PLACES)}"
+        if i == salient:
+            cue, summary = _pick(rng, SALIENT_CUES), event
+        else:
+            cue = _pick(rng, ROUTINE_CUES) if rng.random() < routine_cue_rate else ""
+        sentences.append(" ".join(w for w in ("at", _pick(rng, HOURS), ",", cue, event, ".") if w))
+    return {"document": " ".join(sentences), "summary": summary}
+
+
+BUILTIN_TASKS: Registry[tuple[str, Callable[..., Example], tuple[str, ...]]] = Registry("built-in task")
+BUILTIN_TASKS.register("sentiment", ("classification", sentiment_example, ("negative", "positive")))
+BUILTIN_TASKS.register("salient_summary", ("summarization", salient_summary_example, ()))
+
+
+def generate(task: str, split: str, num_examples: int, seed: int = 0, **options) -> list[Example]:
+    """``num_examples`` examples of built-in ``task`` for ``split``, a pure function of its arguments."""
+    _, make, _ = BUILTIN_TASKS.get(task)
+    if split not in _SPLIT_STREAM:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
+    return [make(rng, **options) for _ in range(num_examples)]
+
+
+@SOURCE_KINDS.register("builtin")
+def builtin_source(task: str, *, seed: int = 0, num_examples: Optional[dict] = None, **options) -> Source:
+    """``builtin:<task>``; ``num_examples`` per split (default ``DEFAULT_SIZES``), ``options`` to the generator."""
+    kind, make, label_names = BUILTIN_TASKS.get(task)
+    check_options(f"builtin:{task}", make, options, skip=1)
+    sizes = {**DEFAULT_SIZES, **(num_examples or {})}
+    unknown = set(sizes) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"num_examples has unknown splits {sorted(unknown)}; expected keys among {SPLITS}")
+
+    def reader(split: str):
+        return lambda: ExampleSequence(generate(task, split, sizes[split], seed, **options))
+
+    return Source(name=f"builtin:{task}", task=kind, readers={s: reader(s) for s in SPLITS}, label_names=label_names)

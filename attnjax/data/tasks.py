@@ -1,0 +1,129 @@
+"""Task kinds and their canonical example fields.
+
+Every source yields plain dicts with canonical fields, whatever its column names:
+  classification: ``{"text": str, "label": int}`` (label indexes ``label_names``);
+  summarization:  ``{"document": str, "summary": str}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Sequence
+
+from attnjax.registry import Registry
+
+Example = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """Canonical fields of one task kind and, per field, column names that sources commonly use."""
+
+    name: str
+    fields: tuple[str, ...]
+    aliases: Mapping[str, tuple[str, ...]]
+
+
+TASK_KINDS: Registry[TaskKind] = Registry("task kind")
+TASK_KINDS.register(
+    "classification",
+    TaskKind(
+        "classification",
+        ("text", "label"),
+        {"text": ("text", "sentence", "review", "content"), "label": ("label", "sentiment")},
+    ),
+)
+TASK_KINDS.register(
+    "summarization",
+    TaskKind(
+        "summarization",
+        ("document", "summary"),
+        {"document": ("document", "article", "text"), "summary": ("summary", "abstract", "highlights")},
+    ),
+)
+
+
+def infer_field_map(columns: Sequence[str], where: str, fields: Optional[Mapping[str, str]] = None) -> tuple[str, dict[str, str]]:
+    """Returns ``(task kind, {canonical field: column})`` for a source with ``columns``.
+
+    ``fields`` (canonical -> column) overrides the guess; the task kind is the first one whose
+    canonical fields are all given or found among the aliases.
+    """
+    columns = list(columns)
+    given = dict(fields or {})
+    for canonical, column in given.items():
+        if column not in columns:
+            raise ValueError(
+                f"{where}: field {canonical!r} is mapped to column {column!r}, but the columns found are "
+                f"{columns}; pass fields={{{canonical!r}: <one of those>}}"
+            )
+    for kind_name in ("summarization", "classification"):
+        kind = TASK_KINDS.get(kind_name)
+        if given and not set(given) <= set(kind.fields):
+            continue
+        mapping = {}
+        for canonical in kind.fields:
+            column = given.get(canonical) or next((c for c in kind.aliases[canonical] if c in columns), None)
+            if column is None:
+                break
+            mapping[canonical] = column
+        else:
+            return kind_name, mapping
+    raise ValueError(
+        f"{where}: cannot tell which columns hold the example fields; found columns {columns}, expected "
+        f"text+label (classification) or document+summary (summarization); pass fields=, e.g. "
+        f"fields={{'text': 'sentence', 'label': 'label'}}"
+    )
+
+
+def task_of(example: Mapping[str, Any]) -> str:
+    """The task kind whose canonical fields ``example`` has."""
+    for name in TASK_KINDS:
+        if set(TASK_KINDS.get(name).fields) <= set(example):
+            return name
+    raise ValueError(
+        "examples must have the fields of a task kind ("
+        + "; ".join(f"{n}: {'+'.join(TASK_KINDS.get(n).fields)}" for n in TASK_KINDS)
+        + f"), the first has {sorted(example)}"
+    )
+
+
+def label_index(value: Any, label_names: Sequence[str], where: str) -> int:
+    """Maps a label given as an index (int or digit string) or as a name to its index in ``label_names``."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped in label_names:
+            return list(label_names).index(stripped)
+        if stripped.lstrip("-").isdigit():
+            value = int(stripped)
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(label_names):
+        raise ValueError(
+            f"{where}: label {value!r} is outside the label set {list(label_names)} (indices 0.."
+            f"{len(label_names) - 1}); fix the data or pass label_names= listing every label"
+        )
+    return value
+
+
+def canonical_example(row: Mapping[str, Any], mapping: Mapping[str, str], label_names: Sequence[str], where: str) -> Example:
+    """``{canonical field: value}`` from a raw ``row`` and ``mapping`` (canonical field -> column).
+
+    ``label`` becomes an index into ``label_names``; every other field is text.
+    """
+    return {
+        field: label_index(row[column], label_names, where) if field == "label" else as_text(row[column], where)
+        for field, column in mapping.items()
+    }
+
+
+def as_text(value: Any, where: str) -> str:
+    """Text field as ``str``: bytes are decoded as UTF-8 (an error names the example)."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{where}: text is not valid UTF-8 ({err}); re-encode the data as UTF-8") from None
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected a text field (str), found {type(value).__name__} {value!r:.80}")
+    return value

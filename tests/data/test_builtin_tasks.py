@@ -1,0 +1,80 @@
+import re
+
+import numpy as np
+import pytest
+
+from attnjax.data import BUILTIN_TASKS, generate, load_split, open_source
+from attnjax.data import builtin_tasks as bt
+
+
+def label_by_the_documented_rules(text: str) -> int:
+    """An independent reading of the sentiment rules in the builtin_tasks docstring."""
+    text = re.sub(r"\( [^)]* \)", "", text)  # distractor spans never count
+    match = re.match(r"(.*?) , (but|yet|although|even though) (.*)", text)
+    if match is None:
+        deciding = text
+    else:
+        deciding = match.group(3) if match.group(2) in ("but", "yet") else match.group(1)
+    words = deciding.split()
+    polarity = 1 if any(w in bt.POSITIVE for w in words) else -1
+    assert sum(w in bt.POSITIVE + bt.NEGATIVE for w in words) == 1
+    if any(w in bt.NEGATORS for w in words):
+        polarity = -polarity
+    return int(polarity > 0)
+
+
+def test_registered_tasks():
+    assert set(BUILTIN_TASKS.names()) == {"sentiment", "salient_summary"}
+    assert open_source("builtin:sentiment").label_names == ("negative", "positive")
+    assert open_source("builtin:salient_summary").task == "summarization"
+
+
+@pytest.mark.parametrize("task", ["sentiment", "salient_summary"])
+def test_same_seed_same_data_and_splits_differ(task):
+    sizes = {"train": 50, "validation": 20, "test": 20}
+    a = list(load_split(f"builtin:{task}", "train", seed=7, num_examples=sizes))
+    assert a == list(load_split(f"builtin:{task}", "train", seed=7, num_examples=sizes))
+    assert a != list(load_split(f"builtin:{task}", "train", seed=8, num_examples=sizes))
+    assert a[:20] != list(load_split(f"builtin:{task}", "test", seed=7, num_examples=sizes))
+    assert len(load_split(f"builtin:{task}", "validation", seed=7, num_examples=sizes)) == 20
+
+
+def test_sentiment_labels_follow_the_documented_rules():
+    examples = generate("sentiment", "train", 3000, seed=0)
+    assert all(label_by_the_documented_rules(e["text"]) == e["label"] for e in examples)
+    labels = np.array([e["label"] for e in examples])
+    assert 0.45 < labels.mean() < 0.55
+    texts = " ".join(e["text"] for e in examples)
+    for phrase in (" but ", " yet ", " although ", " even though ", "( ", " not ", " very "):
+        assert phrase in texts
+
+
+def test_sentiment_bags_of_words_do_not_determine_the_label():
+    # Swapping the two clauses keeps the bag of words; for most reviews it flips the label.
+    flipped = two_clause = 0
+    for e in generate("sentiment", "train", 2000, seed=0):
+        match = re.match(r"(.*?) , (but|yet|although|even though) (.*)", e["text"])
+        if match is None:
+            continue
+        swapped = f"{match.group(3)} , {match.group(2)} {match.group(1)}"
+        assert sorted(swapped.split()) == sorted(e["text"].split())
+        two_clause += 1
+        flipped += label_by_the_documented_rules(swapped) != e["label"]
+    assert two_clause > 1400 and flipped / two_clause > 0.75
+
+
+def test_salient_summary_copies_the_one_cued_event():
+    for e in generate("salient_summary", "validation", 300, seed=1):
+        sentences = [s.strip() for s in e["document"].split(" .") if s.strip()]
+        assert 6 <= len(sentences) <= 12
+        salient = [s for s in sentences if any(f", {cue} " in s for cue in bt.SALIENT_CUES)]
+        assert len(salient) == 1 and salient[0].endswith(e["summary"])
+        agents = [s.split(" the ")[1].split()[0] for s in sentences]
+        assert len(set(agents)) == len(agents)
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match="num_examples has unknown splits"):
+        open_source("builtin:sentiment", num_examples={"dev": 3})
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
+        generate("sentiment", "dev", 3)

@@ -1,0 +1,62 @@
+"""TFDS sources against ``tfds.testing.mock_data``, which mocks ``builder.as_data_source`` with
+random examples of each data set's real features (no files, no network, no TensorFlow)."""
+
+import pytest
+import tensorflow_datasets as tfds
+
+from attnjax.data import TFDS_DATASETS, load_split, open_source
+
+CLASSIFICATION = {"imdb_reviews": ("neg", "pos"), "glue/sst2": ("negative", "positive")}
+SUMMARIZATION = ("cnn_dailymail", "gigaword", "xsum")
+
+
+def test_the_five_names_are_registered():
+    assert set(TFDS_DATASETS.names()) == set(CLASSIFICATION) | set(SUMMARIZATION)
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIFICATION))
+def test_classification_with_mock_data(name):
+    with tfds.testing.mock_data(num_examples=12):
+        source = open_source(f"tfds:{name}", data_dir="/nonexistent/tfds")
+        train = load_split(f"tfds:{name}", "train", data_dir="/nonexistent/tfds")
+        validation = load_split(f"tfds:{name}", "validation", data_dir="/nonexistent/tfds")
+        rows = list(train) + list(validation)
+    assert source.task == "classification" and source.label_names == CLASSIFICATION[name]
+    assert all(set(r) == {"text", "label"} and isinstance(r["text"], str) and r["label"] in (0, 1) for r in rows)
+    if name == "imdb_reviews":  # no validation split in TFDS: carved from train, disjoint from it
+        assert (len(train), len(validation)) == (11, 1)
+    else:
+        assert (len(train), len(validation)) == (12, 12)
+
+
+@pytest.mark.parametrize("name", SUMMARIZATION)
+def test_summarization_with_mock_data(name):
+    with tfds.testing.mock_data(num_examples=5):
+        source = open_source(f"tfds:{name}")
+        splits = {s: list(load_split(f"tfds:{name}", s)) for s in ("train", "validation", "test")}
+    assert source.task == "summarization"
+    for rows in splits.values():
+        assert len(rows) == 5
+        assert all(set(r) == {"document", "summary"} and isinstance(r["document"], str) and r["summary"] for r in rows)
+
+
+def test_imdb_has_no_validation_in_tfds_but_test_is_native():
+    assert "validation" not in open_source("tfds:imdb_reviews").native_splits
+    assert "test" in open_source("tfds:imdb_reviews").native_splits
+
+
+def test_not_prepared_says_what_and_how(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        load_split("tfds:glue/sst2", "train", data_dir=str(tmp_path))[0]
+    message = str(info.value)
+    assert "'glue/sst2' split 'train'" in message and str(tmp_path) in message
+    assert f"tfds build glue/sst2 --data_dir={tmp_path} --file_format=array_record" in message
+
+
+def test_hidden_glue_test_labels_explain_themselves():
+    from attnjax.data.tfds_source import TFDS_DATASETS, _converter
+
+    convert = _converter("glue/sst2", TFDS_DATASETS.get("glue/sst2"), "test")
+    assert convert({"sentence": b"fine", "label": 1, "idx": 0}, 0) == {"text": "fine", "label": 1}
+    with pytest.raises(ValueError, match=r"example 3 \(GLUE hides the test labels.*label -1 is outside the label set"):
+        convert({"sentence": b"fine", "label": -1, "idx": 3}, 3)
