@@ -1,0 +1,31 @@
+"""attnjax.models: task models registered by name and built from a config.
+
+>>> from attnjax.models import build_model, init_model
+>>> model, params = init_model({"model": "classifier", "attention": "additive"}, jax.random.key(0))
+>>> logits = model.apply({"params": params}, tokens)          # [batch, num_classes]
+"""
+
+# Importing the model modules registers them in MODELS.
+from attnjax.models.classifier import Classifier
+from attnjax.models.seq2seq_rnn import Seq2SeqRNN
+from attnjax.models.seq2seq_transformer import Seq2SeqTransformer
+from attnjax.models.components import ENCODERS, POOLINGS
+from attnjax.models.config import NO_ATTENTION, ModelConfig, to_config
+from attnjax.models.registry import MODELS, ModelSpec, build_model, example_inputs, init_model, validate
+
+__all__ = [
+    "ENCODERS",
+    "MODELS",
+    "NO_ATTENTION",
+    "POOLINGS",
+    "Classifier",
+    "Seq2SeqRNN",
+    "Seq2SeqTransformer",
+    "ModelConfig",
+    "ModelSpec",
+    "build_model",
+    "example_inputs",
+    "init_model",
+    "to_config",
+    "validate",
+]
