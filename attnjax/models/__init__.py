@@ -11,7 +11,9 @@ from attnjax.models.seq2seq_rnn import Seq2SeqRNN
 from attnjax.models.seq2seq_transformer import Seq2SeqTransformer
 from attnjax.models.components import ENCODERS, POOLINGS
 from attnjax.models.config import NO_ATTENTION, ModelConfig, to_config
+from attnjax.models.decoding import beam_decode, beam_search, greedy_decode, greedy_search
 from attnjax.models.registry import MODELS, ModelSpec, build_model, example_inputs, init_model, validate
+from attnjax.models.summary import count_params, model_summary
 
 __all__ = [
     "ENCODERS",
@@ -23,9 +25,15 @@ __all__ = [
     "Seq2SeqTransformer",
     "ModelConfig",
     "ModelSpec",
+    "beam_decode",
+    "beam_search",
     "build_model",
+    "count_params",
     "example_inputs",
+    "greedy_decode",
+    "greedy_search",
     "init_model",
+    "model_summary",
     "to_config",
     "validate",
 ]
