@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import jax
@@ -9,7 +10,8 @@ import numpy as np
 
 
 def _size(tree: Any) -> int:
-    return int(sum(np.prod(np.shape(x)) for x in jax.tree.leaves(tree)))
+    # Arrays or shape-only leaves (jax.eval_shape), so a summary needs no real initialisation.
+    return sum(math.prod(getattr(x, "shape", np.shape(x))) for x in jax.tree.leaves(tree))
 
 
 def count_params(params: Any, depth: int = 1) -> dict[str, int]:
