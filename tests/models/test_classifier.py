@@ -16,6 +16,8 @@ CONFIGS = {
     "lstm-attention": dict(encoder="lstm", pooling="attention", attention="general"),
     "gru-structured": dict(encoder="gru", pooling="structured", num_hops=2, attention="dot"),
     "bag-none": dict(encoder="transformer", pooling="mean", attention="none"),
+    "transformer-chunked": dict(encoder="transformer", pooling="mean", attention="gaussian",
+                                use_chunked=True, query_chunk_size=4, key_chunk_size=4),
 }
 
 
@@ -55,6 +57,7 @@ def test_weights_of_every_layer_read_back_and_dropout_is_active(built, fast):
         "lstm-attention": 1,
         "gru-structured": 1,
         "bag-none": 0,
+        "transformer-chunked": 0,  # the chunked path never builds the weights
     }[name]
     assert len(paths) == expected, paths
     for _, w in weights:

@@ -59,9 +59,11 @@ def test_mean_and_first_pool():
 @pytest.mark.parametrize(
     "module", [ann.AttentionPooling(hidden_dim=6, num_hops=2), ann.QueryAttentionPooling(2, "additive")]
 )
-def test_attention_poolings_ignore_padding_and_sow(module):
-    variables = module.init(jax.random.key(0), X, MASK)
-    out, state = module.apply(variables, X, MASK, mutable=["intermediates"])
-    noisy = module.apply(variables, X.at[0, 3:].set(50.0), MASK)
+def test_attention_poolings_ignore_padding_and_sow(module, fast):
+    rng = jax.random.key(0)
+    variables = fast(module.init, rng, X, MASK)(rng, X, MASK)
+    apply = fast(lambda v, x: module.apply(v, x, MASK, mutable=["intermediates"]), variables, X)
+    out, state = apply(variables, X)
+    noisy, _ = apply(variables, X.at[0, 3:].set(50.0))
     np.testing.assert_allclose(out, noisy, atol=1e-5)
     assert jax.tree.leaves(state["intermediates"])
