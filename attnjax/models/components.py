@@ -8,7 +8,7 @@ features]``; a pooling maps those to ``[batch, pooled_features]``. Each registry
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import flax.linen as nn
 import jax
@@ -119,7 +119,3 @@ POOLINGS.register(
         uses_attention=True,
     ),
 )
-
-
-def describe(registry: Registry[Any]) -> str:
-    return ", ".join(registry.names())
