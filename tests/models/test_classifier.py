@@ -12,8 +12,7 @@ MORE_PADDING = jnp.pad(TOKENS, ((0, 0), (0, 4)))
 
 CONFIGS = {
     "transformer-cls-learned": dict(encoder="transformer", pooling="cls", positional="learned", attention="additive"),
-    "transformer-attention-rotary": dict(encoder="transformer", pooling="attention", positional="rotary", attention="cosine"),
-    "lstm-attention": dict(encoder="lstm", pooling="attention", attention="general"),
+    "lstm-attention": dict(encoder="lstm", pooling="attention", attention="general", num_heads=1),
     "gru-structured": dict(encoder="gru", pooling="structured", num_hops=2, attention="dot"),
     "bag-none": dict(encoder="transformer", pooling="mean", attention="none"),
     "transformer-chunked": dict(encoder="transformer", pooling="mean", attention="gaussian",
@@ -53,7 +52,6 @@ def test_weights_of_every_layer_read_back_and_dropout_is_active(built, fast):
     paths = ["/".join(str(getattr(k, "key", k)) for k in path) for path, _ in weights]
     expected = {
         "transformer-cls-learned": 2,  # two encoder layers
-        "transformer-attention-rotary": 3,  # two encoder layers and the pooling query
         "lstm-attention": 1,
         "gru-structured": 1,
         "bag-none": 0,
