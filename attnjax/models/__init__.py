@@ -13,7 +13,7 @@ from attnjax.models.components import ENCODERS, POOLINGS
 from attnjax.models.config import NO_ATTENTION, ModelConfig, to_config
 from attnjax.models.decoding import beam_decode, beam_search, greedy_decode, greedy_search
 from attnjax.models.registry import MODELS, ModelSpec, build_model, example_inputs, init_model, validate
-from attnjax.models.summary import count_params, model_summary
+from attnjax.models.summary import count_params, model_summary, summarize
 
 __all__ = [
     "ENCODERS",
@@ -34,6 +34,7 @@ __all__ = [
     "greedy_search",
     "init_model",
     "model_summary",
+    "summarize",
     "to_config",
     "validate",
 ]

@@ -46,3 +46,12 @@ def model_summary(params: Any, depth: int = 1) -> str:
         lines.append(f"{name:<{width}}  {count:>12,}  {share:>5.1f}%")
     lines += ["-" * (width + 22), f"{'total':<{width}}  {total:>12,}  {100.0 if total else 0.0:>5.1f}%"]
     return "\n".join(lines)
+
+
+def summarize(config: Any, depth: int = 1) -> str:
+    """:func:`model_summary` for a config, from parameter shapes alone (nothing is initialised)."""
+    from attnjax.models.registry import build_model, example_inputs  # registry imports the models
+
+    model = build_model(config)
+    shapes = jax.eval_shape(model.init, jax.random.key(0), *example_inputs(model.config))
+    return model_summary(shapes["params"], depth)

@@ -53,11 +53,14 @@ class RNNEncoder(nn.Module):
     def __call__(self, x: Array, mask: Array) -> tuple[Array, tuple[Any, ...]]:
         cell_cls = get_cell(self.cell)
         lengths = jnp.sum(mask.astype(jnp.int32), axis=-1)
-        forward = nn.RNN(cell_cls(self.hidden_size), name="forward")
+        forward = nn.RNN(cell_cls(self.hidden_size, name="forward_cell"), name="forward")
         carry, outputs = forward(x, seq_lengths=lengths, return_carry=True)
         carries = (carry,)
         if self.bidirectional:
-            backward = nn.RNN(cell_cls(self.hidden_size), reverse=True, keep_order=True, name="backward")
+            backward = nn.RNN(
+                cell_cls(self.hidden_size, name="backward_cell"), reverse=True, keep_order=True,
+                name="backward",
+            )
             back_carry, back_outputs = backward(x, seq_lengths=lengths, return_carry=True)
             outputs = jnp.concatenate([outputs, back_outputs], axis=-1)
             carries = (carry, back_carry)

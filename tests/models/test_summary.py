@@ -3,7 +3,7 @@ import math
 import jax
 import pytest
 
-from attnjax.models import build_model, count_params, example_inputs, model_summary
+from attnjax.models import build_model, count_params, example_inputs, model_summary, summarize
 
 
 def _params(config):
@@ -29,3 +29,10 @@ def test_counts_per_module_are_exact():
     assert counts["embed"] == 10 * 8 and counts["logits"] == 8 * 3 + 3
     with pytest.raises(ValueError, match="depth"):
         count_params({}, depth=0)
+
+
+def test_summarize_a_config_without_initialising():
+    table = summarize({"model": "seq2seq_rnn", "attention": "none", "cell": "gru"}, depth=2)
+    assert "decoder/step" in table and "total" in table.splitlines()[-1]
+    with pytest.raises(ValueError, match="config.cell='rnn'"):
+        summarize({"model": "seq2seq_rnn", "cell": "rnn"})
