@@ -32,8 +32,6 @@ from attnjax.ops import list_scores
 Array = jax.Array
 Encoded = dict[str, Any]
 
-_TINY = 1e-9  # floor of the pointer-generator probabilities before the log
-
 
 class Seq2SeqRNN(nn.Module):
     """Recurrent encoder-decoder with optional attention and copying; see the module docstring."""
@@ -76,12 +74,15 @@ class Seq2SeqRNN(nn.Module):
         logits = self.logits(self.dropout(states, deterministic=deterministic))
         if not self.config.pointer:
             return logits
-        p_gen = jax.nn.sigmoid(self.generate_gate(jnp.concatenate([contexts, states, y], axis=-1)))
-        vocab_probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
+        gate = self.generate_gate(jnp.concatenate([contexts, states, y], axis=-1)).astype(jnp.float32)
         source = jax.nn.one_hot(encoded["source_ids"], self.config.vocab_size, dtype=jnp.float32)
         copy_probs = jnp.einsum("bts,bsv->btv", weights, source)
-        probs = p_gen * vocab_probs + (1.0 - p_gen) * copy_probs
-        return jnp.log(jnp.maximum(probs, _TINY))
+        # log(p_gen P_vocab + (1 - p_gen) P_copy) in log space: a probability floor would cut the
+        # gradient of a target whose probability fell below it, and P_copy is 0 for most tokens.
+        log_generate = jax.nn.log_sigmoid(gate) + jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+        copyable = copy_probs > 0
+        log_copy = jnp.where(copyable, jnp.log(jnp.where(copyable, copy_probs, 1.0)), -jnp.inf)
+        return jnp.logaddexp(log_generate, jax.nn.log_sigmoid(-gate) + log_copy)
 
     def decode_step(self, encoded: Encoded, tokens: Array) -> Array:
         """One cached step (``decode=True``): ``tokens [batch]`` -> log-probs ``[batch, vocab]``."""

@@ -146,3 +146,18 @@ def test_attention_weights_of_every_layer_read_back(built, fast):
         (w,) = flat.values()
         assert w.shape == (2, 1, 5, 6)
         np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_pointer_generator_outputs_a_distribution_with_finite_gradients(built, fast):
+    model, params, apply = built
+    if not model.config.pointer:
+        pytest.skip("plain seq2seq models output logits")
+    log_probs = apply(params, SOURCE, TARGETS_IN)
+    np.testing.assert_allclose(jnp.exp(log_probs).sum(-1), 1.0, rtol=1e-5)
+    # Tokens that are not in the source have no copy mass: their log-prob stays finite and so
+    # does the gradient (no probability floor, no log(0)).
+    grad_fn = lambda p: jax.grad(  # noqa: E731
+        lambda p: -jnp.sum(model.apply({"params": p}, SOURCE, TARGETS_IN)[:, :, 19])
+    )(p)
+    grads = fast(grad_fn, params)(params)
+    assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
