@@ -1,0 +1,56 @@
+"""``classifier``: tokens -> embedding -> encoder -> pooling -> logits.
+
+``inputs [batch, length]`` int32 (``pad_id`` = padding, masked everywhere) -> logits
+``[batch, num_classes]``. The encoder (``transformer``, ``lstm``, ``gru``) and pooling (``cls``,
+``mean``, ``attention``, ``structured``) come from registries; ``attention`` names the score used by
+every attention layer. ``attention="none"`` is the no-attention baseline: the Transformer encoder
+loses its self-attention (a position-wise MLP over a bag of embeddings) or the RNN runs alone, and
+pooling must be ``mean``.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from attnjax.models.components import ENCODERS, POOLINGS
+from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
+from attnjax.models.registry import MODELS, ModelSpec, token_inputs
+
+Array = jax.Array
+
+
+class Classifier(nn.Module):
+    """Sequence classifier; see the module docstring."""
+
+    config: ModelConfig
+
+    @nn.compact
+    def __call__(self, inputs: Array, *, deterministic: bool = True) -> Array:
+        """``inputs [batch, length]`` int -> logits ``[batch, num_classes]`` float32."""
+        cfg = self.config
+        score = cfg.score  # resolved once here; everything below receives the Score object
+        pooling = POOLINGS.get(cfg.pooling)
+        mask = inputs != cfg.pad_id
+        x = nn.Embed(cfg.vocab_size, cfg.d_model, name="embed")(inputs)
+        if pooling.prepend_cls:
+            cls = self.param("cls", nn.initializers.normal(0.02), (1, 1, cfg.d_model))
+            x = jnp.concatenate([jnp.broadcast_to(cls, (x.shape[0], 1, cfg.d_model)), x], axis=1)
+            mask = jnp.concatenate([jnp.ones((x.shape[0], 1), bool), mask], axis=1)
+        x = ENCODERS.get(cfg.encoder)(cfg, score)(x, mask, deterministic=deterministic)
+        pooled = pooling.make(cfg, score)(x, mask)
+        pooled = nn.Dropout(cfg.dropout_rate)(pooled, deterministic=deterministic)
+        return nn.Dense(cfg.num_classes, name="logits")(pooled)
+
+
+def check_classifier(config: ModelConfig) -> None:
+    check_choice("encoder", config.encoder, ENCODERS.names())
+    check_choice("pooling", config.pooling, POOLINGS.names())
+    if config.attention == NO_ATTENTION:
+        # The baseline has no attention anywhere, and a [CLS] token without token mixing sees
+        # only itself: mean pooling is the one pooling that fits.
+        check_choice("pooling", config.pooling, ("mean",))
+
+
+MODELS.register("classifier", ModelSpec(Classifier, check_classifier, token_inputs(1)))

@@ -1,0 +1,121 @@
+"""Registries of the parts a model is assembled from: sequence encoders and poolings.
+
+An encoder maps ``x [batch, length, d_model]`` and ``mask [batch, length]`` to ``[batch, length,
+features]``; a pooling maps those to ``[batch, pooled_features]``. Each registry entry is a factory
+``(config, score) -> module``; ``score`` is the resolved :class:`attnjax.ops.Score` or None.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Optional
+
+import flax.linen as nn
+import jax
+
+from attnjax import nn as ann
+from attnjax.models.config import ModelConfig
+from attnjax.ops import Score
+from attnjax.registry import Registry
+
+Array = jax.Array
+
+
+def layer_config(config: ModelConfig, score: Optional[Score], *, rotary: bool = False) -> ann.LayerConfig:
+    """The Transformer layer hyper-parameters of ``config``."""
+    return ann.LayerConfig(
+        d_model=config.d_model, num_heads=config.num_heads, mlp_dim=config.mlp_dim, score=score,
+        dropout_rate=config.dropout_rate, attention_dropout_rate=config.attention_dropout_rate,
+        pre_norm=config.pre_norm, rotary=rotary, use_chunked=config.use_chunked,
+        query_chunk_size=config.query_chunk_size, key_chunk_size=config.key_chunk_size,
+    )
+
+
+class PositionalEmbedding(nn.Module):
+    """Adds the configured additive positional encoding (none for ``rotary``/``none``)."""
+
+    positional: str = "sinusoidal"
+    max_length: int = 512
+    decode: bool = False
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        additive = ann.get_positional(self.positional).additive
+        if additive is None:
+            return x
+        return additive(max_length=self.max_length, decode=self.decode, name="encoding")(x)
+
+
+class TransformerSequenceEncoder(nn.Module):
+    """Positional encoding, dropout and a Transformer encoder stack."""
+
+    config: ModelConfig
+    score: Optional[Score]
+
+    @nn.compact
+    def __call__(self, x: Array, mask: Array, *, deterministic: bool = True) -> Array:
+        cfg = self.config
+        x = PositionalEmbedding(cfg.positional, cfg.max_length, name="positional")(x)
+        x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
+        layers = layer_config(cfg, self.score, rotary=ann.get_positional(cfg.positional).rotary)
+        return ann.TransformerEncoder(layers, cfg.num_layers, name="transformer")(
+            x, mask, deterministic=deterministic
+        )
+
+
+class RecurrentSequenceEncoder(nn.Module):
+    """A bidirectional LSTM/GRU; outputs ``[batch, length, 2 * d_model]``."""
+
+    cell: str
+    hidden_size: int
+
+    @nn.compact
+    def __call__(self, x: Array, mask: Array, *, deterministic: bool = True) -> Array:
+        del deterministic
+        outputs, _ = ann.RNNEncoder(self.cell, self.hidden_size, name="rnn")(x, mask)
+        return outputs
+
+
+EncoderFactory = Callable[[ModelConfig, Optional[Score]], nn.Module]
+ENCODERS: Registry[EncoderFactory] = Registry("encoder")
+ENCODERS.register("transformer", lambda cfg, score: TransformerSequenceEncoder(cfg, score, name="encoder"))
+ENCODERS.register("lstm", lambda cfg, score: RecurrentSequenceEncoder("lstm", cfg.d_model, name="encoder"))
+ENCODERS.register("gru", lambda cfg, score: RecurrentSequenceEncoder("gru", cfg.d_model, name="encoder"))
+
+
+class FunctionPooling(nn.Module):
+    """Wraps a parameter-free pooling function ``(x, mask) -> [batch, features]``."""
+
+    fn: Callable[[Array, Array], Array]
+
+    def __call__(self, x: Array, mask: Array) -> Array:
+        return self.fn(x, mask)
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolingSpec:
+    """A pooling factory; ``prepend_cls`` asks the model for a learned ``[CLS]`` token at position 0;
+    ``uses_attention`` marks poolings that are themselves attention."""
+
+    make: Callable[[ModelConfig, Optional[Score]], nn.Module]
+    prepend_cls: bool = False
+    uses_attention: bool = False
+
+
+POOLINGS: Registry[PoolingSpec] = Registry("pooling")
+POOLINGS.register("cls", PoolingSpec(lambda cfg, score: FunctionPooling(ann.first_pool, name="pooling"), prepend_cls=True))
+POOLINGS.register("mean", PoolingSpec(lambda cfg, score: FunctionPooling(ann.mean_pool, name="pooling")))
+POOLINGS.register(
+    "attention",
+    PoolingSpec(
+        lambda cfg, score: ann.QueryAttentionPooling(cfg.num_heads, score, name="pooling"),
+        uses_attention=True,
+    ),
+)
+POOLINGS.register(
+    "structured",
+    PoolingSpec(
+        lambda cfg, score: ann.AttentionPooling(cfg.pooling_hidden, cfg.num_hops, name="pooling"),
+        uses_attention=True,
+    ),
+)

@@ -1,0 +1,146 @@
+"""``ModelConfig``: every field a model reads, with checks that name the field and allowed values.
+
+A config can be given as a :class:`ModelConfig`, a mapping (``dict``), an
+``ml_collections.ConfigDict`` (anything with ``to_dict()``) or another dataclass; see
+:func:`to_config`. Fields a model does not use are ignored by it (a classifier has no decoder).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterable, Mapping, Optional
+
+from attnjax import ops
+from attnjax.nn import POSITIONAL
+from attnjax.ops import Score
+
+NO_ATTENTION = "none"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of every model in :mod:`attnjax.models`.
+
+    Attributes:
+      model: registered model name (``classifier``, ``seq2seq_transformer``, ``seq2seq_rnn``).
+      attention: a registered score name (:func:`attnjax.ops.list_scores`) or ``"none"``.
+      vocab_size: token vocabulary (id 0 is padding); shared by source and target.
+      num_classes: classifier outputs.
+      d_model: embedding / hidden size; RNN hidden size.
+      num_heads: attention heads (1 = single-head attention); must divide ``d_model``.
+      num_layers, num_decoder_layers: Transformer encoder / decoder depth.
+      mlp_dim: Transformer feed-forward width.
+      dropout_rate, attention_dropout_rate: in [0, 1).
+      pre_norm: layer norm before (True) or after (False) each residual sub-layer.
+      positional: ``sinusoidal``, ``learned``, ``rotary`` or ``none`` (Transformer models).
+      max_length: longest sequence (learned positions and decoding).
+      encoder: classifier encoder: ``transformer``, ``lstm`` or ``gru``.
+      pooling: classifier pooling: ``cls``, ``mean``, ``attention`` (a learned query attends with the
+        chosen score) or ``structured`` (Lin et al. 2017 multi-hop self-attentive pooling).
+      pooling_hidden, num_hops: sizes of ``structured`` pooling.
+      cell: ``lstm`` or ``gru``, for ``seq2seq_rnn``.
+      pointer: ``seq2seq_rnn`` with the pointer-generator copy mechanism (See et al. 2017).
+      use_chunked, query_chunk_size, key_chunk_size: memory-efficient attention (no weights sown).
+      pad_id: padding token id.
+    """
+
+    model: str = "classifier"
+    attention: str = "scaled_dot"
+    vocab_size: int = 32
+    num_classes: int = 2
+    d_model: int = 32
+    num_heads: int = 4
+    num_layers: int = 2
+    num_decoder_layers: int = 2
+    mlp_dim: int = 64
+    dropout_rate: float = 0.1
+    attention_dropout_rate: float = 0.0
+    pre_norm: bool = True
+    positional: str = "sinusoidal"
+    max_length: int = 512
+    encoder: str = "transformer"
+    pooling: str = "mean"
+    pooling_hidden: int = 32
+    num_hops: int = 1
+    cell: str = "lstm"
+    pointer: bool = False
+    use_chunked: bool = False
+    query_chunk_size: Optional[int] = None  # None: chosen by attnjax.ops.chunked_attention
+    key_chunk_size: Optional[int] = None
+    pad_id: int = 0
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def score(self) -> Optional[Score]:
+        """The attention score, resolved once from its name; None for ``attention="none"``."""
+        if self.attention == NO_ATTENTION:
+            return None
+        return ops.get_score(self.attention)
+
+
+FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig))
+POSITIVE_FIELDS = (
+    "vocab_size", "num_classes", "d_model", "num_heads", "num_layers", "num_decoder_layers",
+    "mlp_dim", "max_length", "pooling_hidden", "num_hops",
+)
+OPTIONAL_POSITIVE_FIELDS = ("query_chunk_size", "key_chunk_size")  # None or a positive integer
+
+
+def to_config(config: Any = None, **overrides: Any) -> ModelConfig:
+    """A :class:`ModelConfig` from a ModelConfig, mapping, ConfigDict or dataclass (plus overrides)."""
+    if config is None:
+        values: dict[str, Any] = {}
+    elif isinstance(config, ModelConfig):
+        values = dataclasses.asdict(config)
+    elif hasattr(config, "to_dict"):
+        values = dict(config.to_dict())
+    elif dataclasses.is_dataclass(config) and not isinstance(config, type):
+        values = dataclasses.asdict(config)
+    elif isinstance(config, Mapping):
+        values = dict(config)
+    else:
+        raise ValueError(
+            f"config must be a ModelConfig, dict, ConfigDict or dataclass, got {type(config).__name__}"
+        )
+    values.update(overrides)
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise ValueError(f"unknown config field(s) {unknown}; allowed fields: {', '.join(FIELDS)}")
+    return ModelConfig(**values)
+
+
+def check_choice(field: str, value: Any, allowed: Iterable[str]) -> None:
+    """ValueError naming ``field``, the value and the allowed values, unless ``value`` is allowed."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"config.{field}={value!r} is not allowed; expected one of: {', '.join(allowed)}")
+
+
+def check_common(config: ModelConfig) -> None:
+    """Checks every model shares: attention name, sizes, heads dividing d_model, dropout rates."""
+    check_choice("attention", config.attention, ops.list_scores() + (NO_ATTENTION,))
+    check_choice("positional", config.positional, POSITIONAL)
+    for field in POSITIVE_FIELDS:
+        value = getattr(config, field)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"config.{field}={value!r} is not allowed; expected a positive integer")
+    for field in OPTIONAL_POSITIVE_FIELDS:
+        value = getattr(config, field)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise ValueError(f"config.{field}={value!r} is not allowed; expected None or a positive integer")
+    if config.d_model % config.num_heads:
+        divisors = [h for h in range(1, config.d_model + 1) if config.d_model % h == 0]
+        raise ValueError(
+            f"config.num_heads={config.num_heads} does not divide config.d_model={config.d_model}; "
+            f"expected one of: {', '.join(map(str, divisors))}"
+        )
+    for field in ("dropout_rate", "attention_dropout_rate"):
+        value = getattr(config, field)
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"config.{field}={value!r} is not allowed; expected a number in [0, 1)")
+    if not 0 <= config.pad_id < config.vocab_size:
+        raise ValueError(
+            f"config.pad_id={config.pad_id!r} is not allowed; expected 0 <= pad_id < vocab_size"
+        )

@@ -1,0 +1,104 @@
+"""``seq2seq_rnn``: the recurrent encoder-decoder with attention, the summarization baseline.
+
+A bidirectional LSTM/GRU encoder (Rush et al. 2015; Nallapati et al. 2016), its final states
+reduced to the decoder's initial state (See et al. 2017), and an attention decoder
+(:class:`attnjax.nn.RNNDecoder`): ``attention="additive"`` is Bahdanau attention, ``dot`` and
+``general`` are Luong's; ``attention="none"`` is the plain encoder-decoder that passes only the
+final encoder state (Sutskever et al. 2014; Cho et al. 2014).
+
+``__call__(inputs [batch, src_len], targets_in [batch, tgt_len])`` -> ``[batch, tgt_len, vocab]``.
+Without ``pointer`` these are logits. With ``pointer`` (the pointer-generator of See et al. 2017)
+they are log-probabilities of ``p_gen * P_vocab + (1 - p_gen) * P_copy``, where ``P_copy`` puts the
+attention weight of each source position on that position's token id. The extended vocabulary is
+the vocabulary itself: source tokens are copied by their (in-vocabulary) ids, so out-of-vocabulary
+words must already be mapped to ids (e.g. a per-batch OOV range reserved inside ``vocab_size``).
+Log-probabilities are valid logits (``log_softmax`` leaves them unchanged), so the same
+cross-entropy loss trains both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from attnjax import nn as ann
+from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
+from attnjax.models.registry import MODELS, ModelSpec, token_inputs
+from attnjax.ops import list_scores
+
+Array = jax.Array
+Encoded = dict[str, Any]
+
+
+class Seq2SeqRNN(nn.Module):
+    """Recurrent encoder-decoder with optional attention and copying; see the module docstring."""
+
+    config: ModelConfig
+    decode: bool = False
+
+    def setup(self) -> None:
+        cfg = self.config
+        score = cfg.score  # resolved once; the decoder receives the Score object (or None)
+        self.embed = nn.Embed(cfg.vocab_size, cfg.d_model, name="embed")
+        self.dropout = nn.Dropout(cfg.dropout_rate)
+        self.encoder = ann.RNNEncoder(cfg.cell, cfg.d_model, bidirectional=True)
+        # One reduction per leaf of the cell's carry (LSTM: (c, h); GRU: h); unused ones get no params.
+        self.bridge = [nn.Dense(cfg.d_model, name=f"bridge_{i}") for i in range(2)]
+        self.decoder = ann.RNNDecoder(
+            cfg.cell, cfg.d_model, score=score, num_heads=cfg.num_heads, decode=self.decode
+        )
+        self.logits = nn.Dense(cfg.vocab_size)
+        if cfg.pointer:
+            self.generate_gate = nn.Dense(1)
+
+    def encode(self, inputs: Array, *, deterministic: bool = True) -> Encoded:
+        """``inputs [batch, src_len]`` -> memory ``[batch, src_len, 2 d]``, mask, ids, decoder carry."""
+        mask = inputs != self.config.pad_id
+        x = self.dropout(self.embed(inputs), deterministic=deterministic)
+        memory, (forward, backward) = self.encoder(x, mask)
+        leaves, treedef = jax.tree.flatten(forward)
+        reduced = [
+            jnp.tanh(dense(jnp.concatenate([f, b], axis=-1)))
+            for dense, f, b in zip(self.bridge, leaves, jax.tree.leaves(backward))
+        ]
+        carry = jax.tree.unflatten(treedef, reduced)
+        return {"memory": memory, "mask": mask, "source_ids": inputs, "carry": carry}
+
+    def decode_logits(self, encoded: Encoded, targets_in: Array, *, deterministic: bool = True) -> Array:
+        """``targets_in [batch, tgt_len]`` -> ``[batch, tgt_len, vocab]`` (log-probs with ``pointer``)."""
+        y = self.dropout(self.embed(targets_in), deterministic=deterministic)
+        states, contexts, weights = self.decoder(y, encoded["carry"], encoded["memory"], encoded["mask"])
+        logits = self.logits(self.dropout(states, deterministic=deterministic))
+        if not self.config.pointer:
+            return logits
+        gate = self.generate_gate(jnp.concatenate([contexts, states, y], axis=-1)).astype(jnp.float32)
+        source = jax.nn.one_hot(encoded["source_ids"], self.config.vocab_size, dtype=jnp.float32)
+        copy_probs = jnp.einsum("bts,bsv->btv", weights, source)
+        # log(p_gen P_vocab + (1 - p_gen) P_copy) in log space: a probability floor would cut the
+        # gradient of a target whose probability fell below it, and P_copy is 0 for most tokens.
+        log_generate = jax.nn.log_sigmoid(gate) + jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+        copyable = copy_probs > 0
+        log_copy = jnp.where(copyable, jnp.log(jnp.where(copyable, copy_probs, 1.0)), -jnp.inf)
+        return jnp.logaddexp(log_generate, jax.nn.log_sigmoid(-gate) + log_copy)
+
+    def decode_step(self, encoded: Encoded, tokens: Array) -> Array:
+        """One cached step (``decode=True``): ``tokens [batch]`` -> log-probs ``[batch, vocab]``."""
+        logits = self.decode_logits(encoded, tokens[:, None])
+        return jax.nn.log_softmax(logits[:, -1].astype(jnp.float32))
+
+    def __call__(self, inputs: Array, targets_in: Array, *, deterministic: bool = True) -> Array:
+        encoded = self.encode(inputs, deterministic=deterministic)
+        return self.decode_logits(encoded, targets_in, deterministic=deterministic)
+
+
+def check_seq2seq_rnn(config: ModelConfig) -> None:
+    check_choice("cell", config.cell, ann.CELLS)
+    if config.pointer and config.attention == NO_ATTENTION:
+        # Copying distributes the attention weights over source tokens: it needs attention.
+        check_choice("attention", config.attention, list_scores())
+
+
+MODELS.register("seq2seq_rnn", ModelSpec(Seq2SeqRNN, check_seq2seq_rnn, token_inputs(2)))

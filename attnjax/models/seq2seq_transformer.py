@@ -1,0 +1,81 @@
+"""``seq2seq_transformer``: a Transformer encoder-decoder with the chosen score everywhere.
+
+``__call__(inputs [batch, src_len], targets_in [batch, tgt_len])`` -> logits ``[batch, tgt_len,
+vocab_size]``; ``targets_in`` is the decoder input (targets shifted right behind a BOS token).
+Source and target share one embedding table (one vocabulary, as in summarization). The score named
+by ``attention`` is used in encoder self-attention, decoder causal self-attention and
+cross-attention.
+
+For decoding (:mod:`attnjax.models.decoding`): ``encode`` runs once, then a clone with
+``decode=True`` calls ``decode_step`` one token at a time, its keys/values cached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from attnjax import nn as ann
+from attnjax.models.components import PositionalEmbedding, layer_config
+from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
+from attnjax.models.registry import MODELS, ModelSpec, token_inputs
+from attnjax.ops import list_scores
+
+Array = jax.Array
+Encoded = dict[str, Any]
+
+
+class Seq2SeqTransformer(nn.Module):
+    """Transformer encoder-decoder; see the module docstring."""
+
+    config: ModelConfig
+    decode: bool = False
+
+    def setup(self) -> None:
+        cfg = self.config
+        score = cfg.score  # resolved once; the layers receive the Score object
+        rotary = ann.get_positional(cfg.positional).rotary
+        layers = layer_config(cfg, score, rotary=rotary)
+        self.embed = nn.Embed(cfg.vocab_size, cfg.d_model, name="embed")
+        self.source_positions = PositionalEmbedding(cfg.positional, cfg.max_length)
+        self.target_positions = PositionalEmbedding(cfg.positional, cfg.max_length, decode=self.decode)
+        self.dropout = nn.Dropout(cfg.dropout_rate)
+        self.encoder = ann.TransformerEncoder(layers, cfg.num_layers)
+        self.decoder = ann.TransformerDecoder(layers, cfg.num_decoder_layers, decode=self.decode)
+        self.logits = nn.Dense(cfg.vocab_size)
+
+    def encode(self, inputs: Array, *, deterministic: bool = True) -> Encoded:
+        """``inputs [batch, src_len]`` -> ``{"memory": [batch, src_len, d], "mask": [batch, src_len]}``."""
+        mask = inputs != self.config.pad_id
+        x = self.dropout(self.source_positions(self.embed(inputs)), deterministic=deterministic)
+        return {"memory": self.encoder(x, mask, deterministic=deterministic), "mask": mask}
+
+    def decode_logits(self, encoded: Encoded, targets_in: Array, *, deterministic: bool = True) -> Array:
+        """``targets_in [batch, tgt_len]`` -> logits ``[batch, tgt_len, vocab]``."""
+        y = self.dropout(self.target_positions(self.embed(targets_in)), deterministic=deterministic)
+        y = self.decoder(y, encoded["memory"], encoded["mask"], deterministic=deterministic)
+        return self.logits(y)
+
+    def decode_step(self, encoded: Encoded, tokens: Array) -> Array:
+        """One cached step (``decode=True``): ``tokens [batch]`` -> log-probs ``[batch, vocab]``."""
+        logits = self.decode_logits(encoded, tokens[:, None])
+        return jax.nn.log_softmax(logits[:, -1].astype(jnp.float32))
+
+    def __call__(self, inputs: Array, targets_in: Array, *, deterministic: bool = True) -> Array:
+        encoded = self.encode(inputs, deterministic=deterministic)
+        return self.decode_logits(encoded, targets_in, deterministic=deterministic)
+
+
+def check_seq2seq_transformer(config: ModelConfig) -> None:
+    # The no-attention baseline is seq2seq_rnn with attention="none": a Transformer without
+    # attention has no way to read the source.
+    if config.attention == NO_ATTENTION:
+        check_choice("attention", config.attention, list_scores())
+
+
+MODELS.register(
+    "seq2seq_transformer", ModelSpec(Seq2SeqTransformer, check_seq2seq_transformer, token_inputs(2))
+)

@@ -1,0 +1,176 @@
+"""``Attention``: one Flax module for every registered attention score, single- or multi-head.
+
+``inputs_q [batch, q_len, features]`` attends ``inputs_kv [batch, kv_len, features]`` (self-attention
+when omitted): q/k/v are projected to ``[batch, length, num_heads, head_dim]``, mixed by
+:func:`attnjax.ops.attention` (or :func:`attnjax.ops.chunked_attention` for long inputs) with the
+chosen score, and projected back to ``[batch, q_len, out_features]``. ``num_heads=1`` is classic
+single-head attention.
+
+The weights ``[batch, heads, q_len, kv_len]`` are sown as ``intermediates/attention_weights``; read
+them with ``apply(..., mutable=["intermediates"])``. The chunked path never builds them, so then
+nothing is sown.
+
+With ``decode=True`` the module keeps projected keys and values in the ``cache`` collection (as
+``flax.linen.MultiHeadDotProductAttention`` does): initialise with the full-length input to size the
+cache, then feed one position per call.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Optional, Union
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from attnjax import ops
+from attnjax.nn.positional import apply_rotary
+from attnjax.ops import Score
+
+Array = jax.Array
+
+
+class Attention(nn.Module):
+    """Multi-head attention with any score.
+
+    Attributes:
+      num_heads: number of heads; must divide ``qkv_features``.
+      score: a registered score name or a :class:`attnjax.ops.Score` (its parameters, if any, are
+        the module parameter ``score``).
+      qkv_features: size of the q/k/v projections (default: the input features).
+      out_features: output size (default: the input features).
+      dropout_rate: dropout on the attention weights.
+      rotary: rotate q and k by their positions (rotary position embedding).
+      decode: keep a key/value cache for autoregressive decoding (self-attention only).
+      use_chunked, query_chunk_size, key_chunk_size: O(length) memory path (no weights sown).
+      sow_weights: sow the attention weights (off when the caller collects them itself).
+    """
+
+    num_heads: int
+    score: Union[str, Score] = "scaled_dot"
+    qkv_features: Optional[int] = None
+    out_features: Optional[int] = None
+    dropout_rate: float = 0.0
+    use_bias: bool = True
+    rotary: bool = False
+    decode: bool = False
+    use_chunked: bool = False
+    query_chunk_size: Optional[int] = None  # None: chosen by attnjax.ops.chunked_attention
+    key_chunk_size: Optional[int] = None
+    sow_weights: bool = True
+    dtype: Any = None
+    precision: Any = None
+
+    @nn.compact
+    def __call__(
+        self,
+        inputs_q: Array,
+        inputs_kv: Optional[Array] = None,
+        mask: Optional[Array] = None,
+        *,
+        is_causal: bool = False,
+        deterministic: bool = True,
+        return_weights: bool = False,
+    ):
+        """Returns ``[batch, q_len, out_features]``, or ``(out, weights [batch, heads, q_len, kv_len])``.
+
+        ``mask [batch|1, heads|1, q_len|1, kv_len|1]`` bool, True where a query may attend a key.
+        """
+        score = ops.get_score(self.score)
+        if inputs_kv is None:
+            inputs_kv = inputs_q
+        features = inputs_q.shape[-1]
+        qkv_features = self.qkv_features or features
+        if self.num_heads <= 0 or qkv_features % self.num_heads:
+            raise ValueError(
+                f"num_heads={self.num_heads} must be positive and divide qkv_features={qkv_features}"
+            )
+        head_dim = qkv_features // self.num_heads
+        if return_weights and self.use_chunked:
+            raise ValueError("use_chunked=True never builds the attention weights; return_weights must be False")
+
+        project = functools.partial(
+            nn.DenseGeneral, features=(self.num_heads, head_dim), axis=-1, use_bias=self.use_bias,
+            dtype=self.dtype, precision=self.precision,
+        )
+        query = project(name="query")(inputs_q)
+        key = project(name="key")(inputs_kv)
+        value = project(name="value")(inputs_kv)
+        score_params = None
+        if score.has_params:
+            score_params = self.param("score", lambda rng: score.init(rng, self.num_heads, head_dim))
+
+        q_positions = jnp.arange(query.shape[1])[None]
+        k_positions = jnp.arange(key.shape[1])[None]
+        if self.decode:
+            query, key, value, mask, q_positions, k_positions, is_causal = self._use_cache(
+                query, key, value, mask, q_positions, is_causal
+            )
+        elif self.rotary:
+            key = apply_rotary(key, k_positions)
+        if self.rotary:
+            query = apply_rotary(query, q_positions)
+
+        dropout_rng = None
+        if self.dropout_rate > 0.0 and not deterministic:
+            dropout_rng = self.make_rng("dropout")
+        common = dict(
+            mask=mask, dropout_rng=dropout_rng, dropout_rate=self.dropout_rate,
+            deterministic=deterministic, dtype=self.dtype, precision=self.precision, score=score,
+            score_params=score_params, is_causal=is_causal,
+        )
+        weights = None
+        if self.use_chunked:
+            out = ops.chunked_attention(
+                query, key, value, query_chunk_size=self.query_chunk_size,
+                key_chunk_size=self.key_chunk_size, **common,
+            )
+        else:
+            out, weights = ops.attention(query, key, value, return_weights=True, **common)
+            if self.sow_weights:
+                self.sow("intermediates", "attention_weights", weights)
+
+        out = nn.DenseGeneral(
+            features=self.out_features or features, axis=(-2, -1), use_bias=self.use_bias,
+            dtype=self.dtype, precision=self.precision, name="out",
+        )(out)
+        return (out, weights) if return_weights else out
+
+    def _use_cache(self, query, key, value, mask, q_positions, is_causal):
+        """Writes this step's key/value into the cache and attends over the cached prefix.
+
+        During ``init`` (no cache yet) the cache is sized from the full-length input and the call
+        runs as a normal forward pass.
+        """
+        is_initialized = self.has_variable("cache", "cached_key")
+        cached_key = self.variable("cache", "cached_key", jnp.zeros, key.shape, key.dtype)
+        cached_value = self.variable("cache", "cached_value", jnp.zeros, value.shape, value.dtype)
+        cache_index = self.variable("cache", "cache_index", lambda: jnp.array(0, jnp.int32))
+        k_positions = jnp.arange(key.shape[1])[None]
+        if not is_initialized:
+            if self.rotary:
+                key = apply_rotary(key, k_positions)
+            return query, key, value, mask, q_positions, k_positions, is_causal
+
+        batch, max_length, heads, head_dim = cached_key.value.shape
+        if query.shape != (batch, 1, heads, head_dim):
+            raise ValueError(
+                f"decode=True takes one position per call: expected query shape "
+                f"{(batch, 1, heads, head_dim)}, got {query.shape}"
+            )
+        index = cache_index.value
+        q_positions = index + jnp.zeros((1, 1), jnp.int32)
+        if self.rotary:
+            key = apply_rotary(key, q_positions)  # the new key sits at the query's position
+        zero = jnp.array(0, index.dtype)
+        key = lax.dynamic_update_slice(cached_key.value, key, (zero, index, zero, zero))
+        value = lax.dynamic_update_slice(cached_value.value, value, (zero, index, zero, zero))
+        cached_key.value, cached_value.value = key, value
+        cache_index.value = index + 1
+        # The single query sees the cached positions <= its own, never the zeros past them; this
+        # replaces the causal mask (which would align the query with key 0).
+        seen = jnp.broadcast_to(jnp.arange(max_length) <= index, (batch, 1, 1, max_length))
+        mask = ops.combine_masks(mask, seen)
+        return query, key, value, mask, q_positions, jnp.arange(max_length)[None], False

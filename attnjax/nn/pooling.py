@@ -1,0 +1,73 @@
+"""Sequence pooling: ``x [batch, length, features]`` and ``mask [batch, length]`` -> ``[batch, features]``.
+
+- :func:`mean_pool`: average over the valid positions.
+- :func:`first_pool`: the first position (the ``[CLS]`` token when the model prepends one).
+- :class:`AttentionPooling`: Lin et al. (2017) structured self-attention (:mod:`attnjax.ops.pooling`).
+- :class:`QueryAttentionPooling`: a learned query attends the sequence with any registered score
+  (the "attention" layer of attention-based RNN classifiers, e.g. Yang et al. 2016).
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from attnjax import ops
+from attnjax.nn.attention import Attention
+from attnjax.ops import Score
+
+Array = jax.Array
+
+
+def mean_pool(x: Array, mask: Array) -> Array:
+    """Mean of ``x [B, L, F]`` over positions where ``mask [B, L]`` is True (zeros if none)."""
+    weights = mask.astype(x.dtype)[..., None]
+    return jnp.sum(x * weights, axis=1) / jnp.maximum(jnp.sum(weights, axis=1), 1.0)
+
+
+def first_pool(x: Array, mask: Array) -> Array:
+    """``x[:, 0]``: the representation of a prepended ``[CLS]`` token."""
+    del mask
+    return x[:, 0]
+
+
+class AttentionPooling(nn.Module):
+    """Structured self-attention pooling; returns ``[batch, num_hops * features]``.
+
+    The weights ``[batch, num_hops, length]`` are sown as ``intermediates/pooling_weights``.
+    """
+
+    hidden_dim: int = 32
+    num_hops: int = 1
+
+    @nn.compact
+    def __call__(self, x: Array, mask: Array) -> Array:
+        params = self.param(
+            "pooling",
+            lambda rng: ops.attention_pooling_init(rng, x.shape[-1], self.hidden_dim, self.num_hops),
+        )
+        pooled, weights = ops.attention_pooling(params, x, mask)
+        self.sow("intermediates", "pooling_weights", weights)
+        return pooled.reshape(x.shape[0], -1)
+
+
+class QueryAttentionPooling(nn.Module):
+    """A learned query attends ``x`` with ``score``; returns ``[batch, features]``.
+
+    The weights ``[batch, heads, 1, length]`` are sown by the inner :class:`Attention`.
+    """
+
+    num_heads: int = 1
+    score: Union[str, Score] = "scaled_dot"
+
+    @nn.compact
+    def __call__(self, x: Array, mask: Array) -> Array:
+        query = self.param("query", nn.initializers.normal(1.0), (1, 1, x.shape[-1]))
+        query = jnp.broadcast_to(query.astype(x.dtype), (x.shape[0], 1, x.shape[-1]))
+        pooled = Attention(num_heads=self.num_heads, score=self.score, name="attention")(
+            query, x, ops.key_padding_mask(mask)
+        )
+        return pooled[:, 0]

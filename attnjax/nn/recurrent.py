@@ -1,0 +1,145 @@
+"""Recurrent encoders and an attention decoder: the RNN encoder-decoder baseline of summarization.
+
+- :class:`RNNEncoder`: a (bi)directional LSTM or GRU over ``[batch, length, features]`` that respects
+  padding (``seq_lengths``), returning ``[batch, length, directions * hidden]`` and final carries.
+- :class:`AttentionDecoderCell`: one decoder step in the style of Luong et al. (2015): the RNN reads
+  the previous token and the previous attentional state ("input feeding"), its output attends the
+  encoder states with any registered score (``additive`` = Bahdanau, ``dot``/``general`` = Luong),
+  and ``tanh(W [h; context])`` is the new attentional state. ``score=None`` drops the attention:
+  the plain encoder-decoder that only passes the final encoder state.
+- :class:`RNNDecoder`: the cell scanned over time; with ``decode=True`` its carry lives in the
+  ``cache`` collection, so it decodes one token per call like the Transformer decoder.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from attnjax import ops
+from attnjax.nn.attention import Attention
+from attnjax.ops import Score
+
+Array = jax.Array
+
+CELLS: dict[str, type[nn.RNNCellBase]] = {"lstm": nn.OptimizedLSTMCell, "gru": nn.GRUCell}
+
+
+def get_cell(name: str) -> type[nn.RNNCellBase]:
+    """The recurrent cell class named ``name``; ValueError listing the known ones otherwise."""
+    try:
+        return CELLS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown cell {name!r}; expected one of: {', '.join(CELLS)}") from None
+
+
+class RNNEncoder(nn.Module):
+    """A (bi)directional recurrent encoder.
+
+    ``__call__(x [batch, length, features], mask [batch, length])`` returns ``outputs
+    [batch, length, directions * hidden_size]`` (zeros at padded positions) and the final carries, a
+    tuple with one carry per direction. Padding is skipped: the backward direction starts at each
+    sequence's last real token.
+    """
+
+    cell: str = "lstm"
+    hidden_size: int = 32
+    bidirectional: bool = True
+
+    @nn.compact
+    def __call__(self, x: Array, mask: Array) -> tuple[Array, tuple[Any, ...]]:
+        cell_cls = get_cell(self.cell)
+        lengths = jnp.sum(mask.astype(jnp.int32), axis=-1)
+        forward = nn.RNN(cell_cls(self.hidden_size, name="forward_cell"), name="forward")
+        carry, outputs = forward(x, seq_lengths=lengths, return_carry=True)
+        carries = (carry,)
+        if self.bidirectional:
+            backward = nn.RNN(
+                cell_cls(self.hidden_size, name="backward_cell"), reverse=True, keep_order=True,
+                name="backward",
+            )
+            back_carry, back_outputs = backward(x, seq_lengths=lengths, return_carry=True)
+            outputs = jnp.concatenate([outputs, back_outputs], axis=-1)
+            carries = (carry, back_carry)
+        return outputs * mask[..., None].astype(outputs.dtype), carries
+
+
+class AttentionDecoderCell(nn.Module):
+    """One decoder step; carry ``(rnn_carry, attentional_state [batch, hidden])``.
+
+    ``__call__(carry, x [batch, features], memory [batch, src_len, mem_features], memory_mask
+    [batch, src_len])`` returns ``(carry, (state [batch, hidden], context [batch, hidden],
+    weights [batch, src_len]))``; the weights are averaged over heads (zeros without attention).
+    """
+
+    cell: str = "lstm"
+    hidden_size: int = 32
+    score: Optional[Union[str, Score]] = "additive"
+    num_heads: int = 1
+
+    @nn.compact
+    def __call__(self, carry, x: Array, memory: Array, memory_mask: Array):
+        rnn_carry, feed = carry
+        rnn_carry, h = get_cell(self.cell)(self.hidden_size, name="rnn")(
+            rnn_carry, jnp.concatenate([x, feed], axis=-1)
+        )
+        if self.score is None:
+            context = jnp.zeros_like(h)
+            weights = jnp.zeros(memory.shape[:2], jnp.float32)
+            state = h
+        else:
+            context, weights = Attention(
+                num_heads=self.num_heads, score=self.score, qkv_features=self.hidden_size,
+                out_features=self.hidden_size, sow_weights=False, name="attention",
+            )(h[:, None], memory, ops.key_padding_mask(memory_mask), return_weights=True)
+            context, weights = context[:, 0], jnp.mean(weights[:, :, 0], axis=1)
+            state = jnp.tanh(
+                nn.Dense(self.hidden_size, name="combine")(jnp.concatenate([h, context], axis=-1))
+            )
+        return (rnn_carry, state), (state, context, weights)
+
+
+class RNNDecoder(nn.Module):
+    """:class:`AttentionDecoderCell` over time.
+
+    ``__call__(y [batch, tgt_len, features], initial_rnn_carry, memory, memory_mask)`` returns
+    ``(states, contexts)`` ``[batch, tgt_len, hidden]`` and ``weights [batch, tgt_len, src_len]``,
+    which are also sown as ``intermediates/attention_weights`` (``[batch, 1, tgt_len, src_len]``).
+    With ``decode=True`` (after ``init``), ``y`` holds one token and the carry is cached; the first
+    call starts from ``initial_rnn_carry``.
+    """
+
+    cell: str = "lstm"
+    hidden_size: int = 32
+    score: Optional[Union[str, Score]] = "additive"
+    num_heads: int = 1
+    decode: bool = False
+
+    @nn.compact
+    def __call__(self, y: Array, initial_rnn_carry: Any, memory: Array, memory_mask: Array):
+        step = nn.scan(
+            AttentionDecoderCell,
+            variable_broadcast="params",
+            split_rngs={"params": False},
+            in_axes=(1, nn.broadcast, nn.broadcast),
+            out_axes=1,
+        )(self.cell, self.hidden_size, self.score, self.num_heads, name="step")
+        carry = (initial_rnn_carry, jnp.zeros((y.shape[0], self.hidden_size), y.dtype))
+        if self.decode:
+            is_initialized = self.has_variable("cache", "carry")
+            cached = self.variable("cache", "carry", lambda: carry)
+            position = self.variable("cache", "position", lambda: jnp.array(0, jnp.int32))
+            if is_initialized:
+                first = position.value == 0
+                carry = jax.tree.map(lambda new, old: jnp.where(first, new, old), carry, cached.value)
+                carry, (states, contexts, weights) = step(carry, y, memory, memory_mask)
+                cached.value = carry
+                position.value = position.value + y.shape[1]
+                return states, contexts, weights
+        _, (states, contexts, weights) = step(carry, y, memory, memory_mask)
+        if self.score is not None:
+            self.sow("intermediates", "attention_weights", weights[:, None])
+        return states, contexts, weights

@@ -1,0 +1,168 @@
+"""Transformer encoder and decoder stacks (Vaswani et al. 2017) with any attention score.
+
+Inputs are already embedded: ``x [batch, length, d_model]`` with a token mask ``[batch, length]``
+(True = real token). Each sub-layer is residual with dropout, layer-normed before (``pre_norm``,
+the stable default) or after (the original post-norm). ``LayerConfig.score=None`` removes the
+attention sub-layer of the encoder, leaving a position-wise MLP over a bag of embeddings: the
+no-attention baseline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Optional, Union
+
+import flax.linen as nn
+import jax
+
+from attnjax import ops
+from attnjax.nn.attention import Attention
+from attnjax.ops import Score
+
+Array = jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerConfig:
+    """Hyper-parameters shared by every layer of a stack."""
+
+    d_model: int
+    num_heads: int
+    mlp_dim: int
+    score: Optional[Union[str, Score]] = "scaled_dot"
+    dropout_rate: float = 0.0
+    attention_dropout_rate: float = 0.0
+    pre_norm: bool = True
+    rotary: bool = False
+    use_chunked: bool = False
+    query_chunk_size: Optional[int] = None  # None: chosen by attnjax.ops.chunked_attention
+    key_chunk_size: Optional[int] = None
+    dtype: Any = None
+
+    def attention(self, *, name: str, rotary: bool = False, decode: bool = False) -> Attention:
+        return Attention(
+            num_heads=self.num_heads, score=self.score, dropout_rate=self.attention_dropout_rate,
+            rotary=rotary, decode=decode, use_chunked=self.use_chunked,
+            query_chunk_size=self.query_chunk_size, key_chunk_size=self.key_chunk_size,
+            dtype=self.dtype, name=name,
+        )
+
+
+class FeedForward(nn.Module):
+    """Position-wise ``Dense(mlp_dim) -> gelu -> dropout -> Dense(d_model)``."""
+
+    mlp_dim: int
+    dropout_rate: float = 0.0
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, x: Array, *, deterministic: bool = True) -> Array:
+        h = nn.gelu(nn.Dense(self.mlp_dim, dtype=self.dtype, name="hidden")(x))
+        h = nn.Dropout(self.dropout_rate)(h, deterministic=deterministic)
+        return nn.Dense(x.shape[-1], dtype=self.dtype, name="output")(h)
+
+
+class Residual(nn.Module):
+    """``x + dropout(f(norm(x)))`` (pre-norm) or ``norm(x + dropout(f(x)))`` (post-norm)."""
+
+    pre_norm: bool = True
+    dropout_rate: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: Array, f: Callable[[Array], Array], *, deterministic: bool = True) -> Array:
+        norm = nn.LayerNorm(name="norm")
+        drop = nn.Dropout(self.dropout_rate)
+        if self.pre_norm:
+            return x + drop(f(norm(x)), deterministic=deterministic)
+        return norm(x + drop(f(x), deterministic=deterministic))
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention (unless ``config.score`` is None) and a feed-forward block."""
+
+    config: LayerConfig
+
+    @nn.compact
+    def __call__(self, x: Array, mask: Array, *, deterministic: bool = True) -> Array:
+        """``x [batch, length, d_model]``, ``mask [batch, length]`` -> ``[batch, length, d_model]``."""
+        cfg = self.config
+        residual = lambda name: Residual(cfg.pre_norm, cfg.dropout_rate, name=name)  # noqa: E731
+        if cfg.score is not None:
+            attend = cfg.attention(name="self_attention", rotary=cfg.rotary)
+            x = residual("attention_block")(
+                x, lambda h: attend(h, mask=ops.key_padding_mask(mask), deterministic=deterministic),
+                deterministic=deterministic,
+            )
+        ffn = FeedForward(cfg.mlp_dim, cfg.dropout_rate, cfg.dtype, name="feed_forward")
+        return residual("feed_forward_block")(
+            x, lambda h: ffn(h, deterministic=deterministic), deterministic=deterministic
+        )
+
+
+class DecoderLayer(nn.Module):
+    """Causal self-attention (cached when ``decode``), cross-attention, feed-forward."""
+
+    config: LayerConfig
+    decode: bool = False
+
+    @nn.compact
+    def __call__(
+        self, y: Array, encoded: Array, encoded_mask: Array, *, deterministic: bool = True
+    ) -> Array:
+        """``y [batch, tgt_len, d]``, ``encoded [batch, src_len, d]``, ``encoded_mask [batch, src_len]``."""
+        cfg = self.config
+        if cfg.score is None:
+            raise ValueError("a Transformer decoder needs an attention score; LayerConfig.score is None")
+        residual = lambda name: Residual(cfg.pre_norm, cfg.dropout_rate, name=name)  # noqa: E731
+        self_attend = cfg.attention(name="self_attention", rotary=cfg.rotary, decode=self.decode)
+        y = residual("self_attention_block")(
+            y, lambda h: self_attend(h, is_causal=True, deterministic=deterministic),
+            deterministic=deterministic,
+        )
+        cross_attend = cfg.attention(name="cross_attention")
+        cross_mask = ops.key_padding_mask(encoded_mask)
+        y = residual("cross_attention_block")(
+            y, lambda h: cross_attend(h, encoded, cross_mask, deterministic=deterministic),
+            deterministic=deterministic,
+        )
+        ffn = FeedForward(cfg.mlp_dim, cfg.dropout_rate, cfg.dtype, name="feed_forward")
+        return residual("feed_forward_block")(
+            y, lambda h: ffn(h, deterministic=deterministic), deterministic=deterministic
+        )
+
+
+class TransformerEncoder(nn.Module):
+    """``num_layers`` encoder layers (plus a final layer norm when pre-norm)."""
+
+    config: LayerConfig
+    num_layers: int
+
+    @nn.compact
+    def __call__(self, x: Array, mask: Array, *, deterministic: bool = True) -> Array:
+        """``x [batch, length, d_model]``, ``mask [batch, length]`` -> ``[batch, length, d_model]``."""
+        for i in range(self.num_layers):
+            x = EncoderLayer(self.config, name=f"layer_{i}")(x, mask, deterministic=deterministic)
+        if self.config.pre_norm:
+            x = nn.LayerNorm(name="final_norm")(x)
+        return x
+
+
+class TransformerDecoder(nn.Module):
+    """``num_layers`` decoder layers (plus a final layer norm when pre-norm)."""
+
+    config: LayerConfig
+    num_layers: int
+    decode: bool = False
+
+    @nn.compact
+    def __call__(
+        self, y: Array, encoded: Array, encoded_mask: Array, *, deterministic: bool = True
+    ) -> Array:
+        """``y [batch, tgt_len, d_model]`` -> ``[batch, tgt_len, d_model]``."""
+        for i in range(self.num_layers):
+            y = DecoderLayer(self.config, self.decode, name=f"layer_{i}")(
+                y, encoded, encoded_mask, deterministic=deterministic
+            )
+        if self.config.pre_norm:
+            y = nn.LayerNorm(name="final_norm")(y)
+        return y

@@ -1,0 +1,65 @@
+import dataclasses
+
+import pytest
+
+from attnjax.models import MODELS, ModelConfig, build_model, to_config, validate
+from attnjax.ops import list_scores
+
+
+@pytest.mark.parametrize(
+    "overrides,field,allowed",
+    [
+        (dict(model="rnnlm"), "model", "classifier, seq2seq_rnn, seq2seq_transformer"),
+        (dict(attention="softmax"), "attention", ", ".join(list_scores() + ("none",))),
+        (dict(num_heads=3, d_model=32), "num_heads", "1, 2, 4, 8, 16, 32"),
+        (dict(d_model=-8), "d_model", "positive integer"),
+        (dict(vocab_size=0), "vocab_size", "positive integer"),
+        (dict(num_layers=-1), "num_layers", "positive integer"),
+        (dict(mlp_dim=2.5), "mlp_dim", "positive integer"),
+        (dict(dropout_rate=1.0), "dropout_rate", "[0, 1)"),
+        (dict(encoder="cnn"), "encoder", "transformer, lstm, gru"),
+        (dict(pooling="max"), "pooling", "cls, mean, attention, structured"),
+        (dict(positional="alibi"), "positional", "sinusoidal, learned, rotary, none"),
+        (dict(attention="none", pooling="attention"), "pooling", "mean"),
+        (dict(attention="none", pooling="cls"), "pooling", "mean"),
+        (dict(model="seq2seq_transformer", attention="none"), "attention", "scaled_dot"),
+        (dict(model="seq2seq_rnn", cell="rnn"), "cell", "lstm, gru"),
+        (dict(model="seq2seq_rnn", attention="none", pointer=True), "attention", "additive"),
+        (dict(pad_id=40, vocab_size=32), "pad_id", "vocab_size"),
+    ],
+)
+def test_bad_config_names_field_value_and_allowed(overrides, field, allowed):
+    with pytest.raises(ValueError) as info:
+        build_model(overrides)
+    message = str(info.value)
+    assert f"config.{field}=" in message and allowed in message
+    assert f"config.{field}={overrides[field]!r}" in message
+
+
+def test_unknown_field_lists_fields():
+    with pytest.raises(ValueError, match="unknown config field.*'hidden'.*d_model"):
+        to_config({"hidden": 3})
+
+
+def test_config_sources_agree():
+    @dataclasses.dataclass
+    class Experiment:
+        model: str = "seq2seq_rnn"
+        attention: str = "general"
+        d_model: int = 24
+
+    class FakeConfigDict:  # ml_collections.ConfigDict exposes to_dict()
+        def to_dict(self):
+            return {"model": "seq2seq_rnn", "attention": "general", "d_model": 24}
+
+    from_dict = validate({"model": "seq2seq_rnn", "attention": "general", "d_model": 24})
+    assert validate(Experiment()) == from_dict == validate(FakeConfigDict())
+    assert validate(from_dict.replace(d_model=48)).d_model == 48
+    assert isinstance(from_dict, ModelConfig) and from_dict.score.name == "general"
+    assert validate({"attention": "none"}).score is None
+
+
+def test_registry_lists_models_and_builds_each():
+    assert set(MODELS.names()) == {"classifier", "seq2seq_transformer", "seq2seq_rnn"}
+    for name in MODELS.names():
+        assert build_model({"model": name}).config.model == name

@@ -1,0 +1,163 @@
+"""Seq2seq models: padding, causality, cached decoding, greedy and beam search."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from attnjax.models import beam_decode, build_model, example_inputs, greedy_decode
+from attnjax.models.decoding import init_cache, length_penalty, make_step_fn
+
+BASE = dict(vocab_size=20, d_model=16, num_heads=2, num_layers=2, num_decoder_layers=2, mlp_dim=32,
+            max_length=12, dropout_rate=0.0)
+CONFIGS = {
+    "transformer": dict(model="seq2seq_transformer", attention="additive", positional="sinusoidal"),
+    "rnn-pointer": dict(model="seq2seq_rnn", attention="general", cell="lstm", pointer=True),
+}
+SOURCE = jnp.array([[5, 9, 3, 7, 0, 0], [8, 8, 2, 14, 11, 6]], jnp.int32)
+TARGETS_IN = jnp.array([[1, 9, 7, 4, 3], [1, 8, 14, 11, 6]], jnp.int32)
+BOS, MAX_LEN = 1, 6
+
+
+@pytest.fixture(scope="module", params=list(CONFIGS))
+def built(request, fast):
+    model = build_model({**BASE, **CONFIGS[request.param]})
+    rng, inputs = jax.random.key(0), example_inputs(model.config)
+    params = fast(model.init, rng, *inputs)(rng, *inputs)["params"]
+    apply = fast(lambda p, s, t: model.apply({"params": p}, s, t), params, SOURCE, TARGETS_IN)
+    return model, params, apply
+
+
+def test_source_padding_is_ignored(built, fast):
+    model, params, apply = built
+    more = jnp.pad(SOURCE, ((0, 0), (0, 3)))
+    padded = fast(lambda p, s, t: model.apply({"params": p}, s, t), params, more, TARGETS_IN)
+    np.testing.assert_allclose(apply(params, SOURCE, TARGETS_IN), padded(params, more, TARGETS_IN), atol=1e-5)
+
+
+def test_decoder_does_not_look_ahead(built):
+    _, params, apply = built
+    logits = apply(params, SOURCE, TARGETS_IN)
+    changed = apply(params, SOURCE, TARGETS_IN.at[:, 3:].set(17))
+    assert logits.shape == (2, 5, 20)
+    np.testing.assert_allclose(logits[:, :3], changed[:, :3], atol=1e-5)
+    assert not np.allclose(logits[:, 3:], changed[:, 3:])
+
+
+def test_cached_decoding_equals_full_recomputation(built, fast):
+    model, params, apply = built
+
+    def teacher_forced_steps(params, source, targets_in):
+        encoded = model.apply({"params": params}, source, method=model.encode)
+        step_fn = make_step_fn(model, params, encoded)
+        cache = init_cache(model, encoded, source.shape[0], targets_in.shape[1])
+
+        def step(cache, tokens):
+            log_probs, cache = step_fn(tokens, cache)
+            return cache, log_probs
+
+        _, log_probs = jax.lax.scan(step, cache, targets_in.T)
+        return jnp.swapaxes(log_probs, 0, 1)
+
+    stepped = fast(teacher_forced_steps, params, SOURCE, TARGETS_IN)(params, SOURCE, TARGETS_IN)
+    full = jax.nn.log_softmax(apply(params, SOURCE, TARGETS_IN), axis=-1)
+    np.testing.assert_allclose(stepped, full, atol=1e-4)
+
+
+def _decoders(model, params, eos_id, fast):
+    greedy = fast(greedy_decode, model, params, SOURCE, max_length=MAX_LEN, bos_id=BOS, eos_id=eos_id)
+    beam = lambda k, alpha: fast(  # noqa: E731
+        beam_decode, model, params, SOURCE, beam_size=k, max_length=MAX_LEN, alpha=alpha, bos_id=BOS,
+        eos_id=eos_id,
+    )(params, SOURCE)
+    return (lambda: greedy(params, SOURCE)), beam
+
+
+def _eos_from_greedy(params, apply):
+    """The (untrained) model's greedy second token for example 0: as EOS it ends decoding early.
+
+    Found with two teacher-forced passes of the already compiled full model.
+    """
+    targets_in = TARGETS_IN.at[:, 1:].set(0)
+    first = jnp.argmax(apply(params, SOURCE, targets_in)[:, 0], axis=-1)
+    second = jnp.argmax(apply(params, SOURCE, targets_in.at[:, 1].set(first))[:, 1], axis=-1)
+    return int(second[0])
+
+
+def test_beam_size_one_equals_greedy(built, fast):
+    model, params, apply = built
+    eos = _eos_from_greedy(params, apply)
+    greedy, beam = _decoders(model, params, eos, fast)
+    tokens, log_prob = greedy()
+    sequences, scores = beam(1, 0.0)
+    assert (tokens[0] == eos).any()  # the EOS branch is exercised
+    np.testing.assert_array_equal(sequences[:, 0], tokens)
+    np.testing.assert_allclose(scores[:, 0], log_prob, rtol=1e-5)
+    after_eos = jnp.cumsum(tokens == eos, axis=1) - (tokens == eos) > 0
+    assert (tokens[after_eos] == 0).all()
+
+
+def test_beam_scores_are_length_normalised_model_log_probs(built, fast):
+    model, params, apply = built
+    eos = _eos_from_greedy(params, apply)
+    _, beam = _decoders(model, params, eos, fast)
+    alpha, beam_size = 0.6, 3
+    sequences, scores = beam(beam_size, alpha)
+    assert sequences.shape == (2, beam_size, MAX_LEN)
+    assert (np.diff(np.asarray(scores), axis=1) <= 1e-6).all()  # best first
+    full = None
+    for k in range(beam_size):
+        seq = sequences[:, k]
+        targets_in = jnp.concatenate([jnp.full((2, 1), BOS, jnp.int32), seq[:, :-1]], axis=1)
+        full = full or fast(lambda p, s, t: model.apply({"params": p}, s, t), params, SOURCE, targets_in)
+        log_probs = jax.nn.log_softmax(full(params, SOURCE, targets_in), axis=-1)
+        token_lp = jnp.take_along_axis(log_probs, seq[..., None], axis=-1)[..., 0]
+        ended = jnp.cumsum(seq == eos, axis=1) - (seq == eos)  # 0 up to and including the EOS
+        length = jnp.where((seq == eos).any(1), jnp.argmax(seq == eos, axis=1) + 1, MAX_LEN)
+        expected = jnp.sum(jnp.where(ended == 0, token_lp, 0.0), axis=1) / length_penalty(length, alpha)
+        np.testing.assert_allclose(scores[:, k], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_decoding_rejects_lengths_past_max_length(built):
+    model, params, _ = built
+    with pytest.raises(ValueError, match="max_length=13"):
+        greedy_decode(model, params, SOURCE, max_length=13)
+
+
+def test_attention_weights_of_every_layer_read_back(built, fast):
+    model, params, _ = built
+
+    def weights(p, s, t):
+        _, state = model.apply({"params": p}, s, t, mutable=["intermediates"])
+        return state["intermediates"]
+
+    inter = fast(weights, params, SOURCE, TARGETS_IN)(params, SOURCE, TARGETS_IN)
+    flat = {
+        "/".join(str(getattr(k, "key", k)) for k in path): w
+        for path, w in jax.tree_util.tree_flatten_with_path(inter)[0]
+    }
+    shapes = {name: w.shape for name, w in flat.items()}
+    if model.config.model == "seq2seq_transformer":
+        assert len(flat) == 6, shapes  # 2 encoder self, 2 decoder self, 2 cross
+        cross = [w for name, w in flat.items() if "cross_attention" in name]
+        assert len(cross) == 2 and cross[0].shape == (2, 2, 5, 6)
+        np.testing.assert_allclose(cross[0][0, :, :, 4:], 0.0)  # padded source positions
+    else:
+        (w,) = flat.values()
+        assert w.shape == (2, 1, 5, 6)
+        np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_pointer_generator_outputs_a_distribution_with_finite_gradients(built, fast):
+    model, params, apply = built
+    if not model.config.pointer:
+        pytest.skip("plain seq2seq models output logits")
+    log_probs = apply(params, SOURCE, TARGETS_IN)
+    np.testing.assert_allclose(jnp.exp(log_probs).sum(-1), 1.0, rtol=1e-5)
+    # Tokens that are not in the source have no copy mass: their log-prob stays finite and so
+    # does the gradient (no probability floor, no log(0)).
+    grad_fn = lambda p: jax.grad(  # noqa: E731
+        lambda p: -jnp.sum(model.apply({"params": p}, SOURCE, TARGETS_IN)[:, :, 19])
+    )(p)
+    grads = fast(grad_fn, params)(params)
+    assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))

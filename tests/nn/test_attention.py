@@ -1,0 +1,82 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from attnjax import ops
+from attnjax.nn import Attention
+
+X = jax.random.normal(jax.random.key(0), (2, 6, 16))
+
+
+@pytest.mark.parametrize("score", ops.list_scores())
+def test_every_score_builds_and_sows_weights(score):
+    module = Attention(num_heads=4, score=score)
+    variables = module.init(jax.random.key(1), X)
+    assert ("score" in variables["params"]) == ops.get_score(score).has_params
+    out, state = module.apply(variables, X, mutable=["intermediates"])
+    assert out.shape == X.shape
+    (weights,) = state["intermediates"]["attention_weights"]
+    assert weights.shape == (2, 4, 6, 6)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_single_head_and_cross_attention_shapes():
+    memory = jax.random.normal(jax.random.key(2), (2, 9, 24))
+    module = Attention(num_heads=1, score="additive", out_features=8)
+    variables = module.init(jax.random.key(1), X, memory)
+    out, weights = module.apply(variables, X, memory, return_weights=True)
+    assert out.shape == (2, 6, 8) and weights.shape == (2, 1, 6, 9)
+
+
+def test_heads_must_divide_features():
+    with pytest.raises(ValueError, match="num_heads=3"):
+        Attention(num_heads=3).init(jax.random.key(0), X)
+
+
+def test_padded_keys_do_not_change_outputs():
+    mask = jnp.arange(6)[None, :] < jnp.array([[4], [6]])
+    module = Attention(num_heads=2, score="general")
+    variables = module.init(jax.random.key(1), X)
+    noisy = X.at[0, 4:].set(100.0)
+    out = module.apply(variables, X, mask=ops.key_padding_mask(mask))
+    out_noisy = module.apply(variables, noisy, mask=ops.key_padding_mask(mask))
+    np.testing.assert_allclose(out[0, :4], out_noisy[0, :4], atol=1e-5)
+
+
+def test_chunked_path_matches_and_sows_nothing():
+    plain = Attention(num_heads=2, score="cosine")
+    chunked = Attention(num_heads=2, score="cosine", use_chunked=True, query_chunk_size=4, key_chunk_size=4)
+    variables = plain.init(jax.random.key(1), X)
+    out, state = chunked.apply(variables, X, is_causal=True, mutable=["intermediates"])
+    np.testing.assert_allclose(out, plain.apply(variables, X, is_causal=True), atol=1e-5)
+    assert "intermediates" not in state or not state["intermediates"]
+    with pytest.raises(ValueError, match="return_weights"):
+        chunked.apply(variables, X, return_weights=True)
+
+
+def test_cached_decoding_equals_causal_full_pass(fast):
+    # With rotary, the hardest case: each cached key must be rotated by its own position.
+    module = Attention(num_heads=2, score="additive", rotary=True, decode=True)
+    rng = jax.random.key(1)
+    variables = fast(module.init, rng, X)(rng, X)
+    params, cache = {"params": variables["params"]}, variables["cache"]
+    full = Attention(num_heads=2, score="additive", rotary=True).apply(params, X, is_causal=True)
+
+    def step_through(params, cache, x):
+        def step(cache, x_t):
+            out, state = module.apply({**params, "cache": cache}, x_t[:, None], mutable=["cache"])
+            return state["cache"], out[:, 0]
+
+        return jnp.swapaxes(jax.lax.scan(step, cache, jnp.swapaxes(x, 0, 1))[1], 0, 1)
+
+    stepped = fast(step_through, params, cache, X)(params, cache, X)
+    np.testing.assert_allclose(stepped, full, atol=1e-5)
+
+
+def test_dropout_needs_rng_and_changes_output():
+    module = Attention(num_heads=2, dropout_rate=0.5)
+    variables = module.init(jax.random.key(1), X)
+    a = module.apply(variables, X, deterministic=False, rngs={"dropout": jax.random.key(3)})
+    b = module.apply(variables, X, deterministic=True)
+    assert not np.allclose(a, b)
