@@ -145,6 +145,16 @@ def _fmt_time(seconds: Optional[float]) -> str:
     return f"{seconds * 1e3:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
+def _ratio_rows(prefix: str, contenders: list[Contender]) -> list[str]:
+    """Markdown rows ``| prefix | name | median | speed vs the first contender | rounds | note |``."""
+    ref = contenders[0].median
+    rows = []
+    for c in contenders:
+        ratio = f"{ref / c.median:.2f}x" if (ref and c.median) else "-"
+        rows.append(f"| {prefix} | {c.name} | {_fmt_time(c.median)} | {ratio} | {len(c.times)} | {c.note} |")
+    return rows
+
+
 def speed_table(shapes, scores, rounds, max_seconds, chunks, implementation) -> str:
     rows = []
     for batch, length in shapes:
@@ -152,11 +162,7 @@ def speed_table(shapes, scores, rounds, max_seconds, chunks, implementation) -> 
             pass_name = "fwd+bwd" if backward else "fwd"
             contenders = _contenders(batch, length, scores, backward, chunks, implementation)
             _time_interleaved(contenders, rounds, max_seconds)
-            ref = contenders[0].median
-            for c in contenders:
-                ratio = f"{ref / c.median:.2f}x" if (ref and c.median) else "-"
-                rows.append(f"| {batch}x{length} | {pass_name} | {c.name} | {_fmt_time(c.median)} "
-                            f"| {ratio} | {len(c.times)} | {c.note} |")
+            rows += _ratio_rows(f"{batch}x{length} | {pass_name}", contenders)
             print(f"  done B={batch} L={length} {pass_name}", file=sys.stderr, flush=True)
     header = ("| B x L | pass | contender | median | speed vs jax.nn | rounds | note |\n"
               "|---|---|---|---|---|---|---|")
@@ -166,15 +172,19 @@ def speed_table(shapes, scores, rounds, max_seconds, chunks, implementation) -> 
 # --- memory (each measurement in its own process, so peaks do not mix) ------------------------------
 
 
+def _memory_contenders(chunks) -> dict[str, Callable]:
+    return {
+        "chunked scaled_dot": functools.partial(
+            ops.chunked_attention, score="scaled_dot", query_chunk_size=chunks[0], key_chunk_size=chunks[1]),
+        "jax.nn": jax.nn.dot_product_attention,
+    }
+
+
 def _memory_child(name: str, length: int, chunks) -> dict:
     import resource
 
     q, k, v, _ = _inputs(1, length)
-    if name == "jax.nn":
-        fn = jax.nn.dot_product_attention
-    else:
-        fn = functools.partial(ops.chunked_attention, score="scaled_dot", query_chunk_size=chunks[0],
-                               key_chunk_size=chunks[1])
+    fn = _memory_contenders(chunks)[name]
     grad = jax.jit(jax.grad(lambda q, k, v: jnp.sum(fn(q, k, v)), argnums=(0, 1, 2)))
     compiled = grad.lower(q, k, v).compile()
     temp = compiled.memory_analysis().temp_size_in_bytes
@@ -194,7 +204,7 @@ def _memory_child(name: str, length: int, chunks) -> dict:
 def memory_table(lengths, chunks) -> str:
     rows = []
     for length in lengths:
-        for name in ("chunked scaled_dot", "jax.nn"):
+        for name in _memory_contenders(chunks):
             cmd = [sys.executable, __file__, "--memory-child", name, str(length)]
             if chunks[0] is not None:
                 cmd += ["--chunks", f"{chunks[0]}x{chunks[1]}"]
@@ -222,11 +232,9 @@ def chunk_sweep(batch, length, rounds, max_seconds) -> str:
                 fn = functools.partial(ops.chunked_attention, query_chunk_size=qc, key_chunk_size=kc)
                 contenders.append(_jax_contender(f"chunks {qc}x{kc}", fn, (q, k, v), backward))
         _time_interleaved(contenders, rounds, max_seconds)
-        ref = contenders[0].median
-        for c in contenders:
-            rows.append(f"| {'fwd+bwd' if backward else 'fwd'} | {c.name} | {_fmt_time(c.median)} | "
-                        f"{ref / c.median:.2f}x |")
-    return "| pass | contender | median | speed vs jax.nn |\n|---|---|---|---|\n" + "\n".join(rows)
+        rows += _ratio_rows("fwd+bwd" if backward else "fwd", contenders)
+    return ("| pass | contender | median | speed vs jax.nn | rounds | note |\n|---|---|---|---|---|---|\n"
+            + "\n".join(rows))
 
 
 def _parse_shape(text: str) -> tuple[int, int]:
