@@ -8,7 +8,8 @@ all processes step through the same bucket shapes in lockstep.
 
 Batch dicts (numpy int32, ``B = batch_size``):
   ``inputs [B, L]``, ``input_mask [B, L]`` (1 on tokens), ``input_lengths [B]``,
-  ``example_mask [B]`` (0 on rows that only pad a last, short batch),
+  ``example_mask [B]`` (0 on rows that only pad a last, short batch), ``example_index [B]`` (the
+  row's index in the data, -1 on padding rows: evaluation maps predictions back to raw examples),
   classification: ``labels [B]``; summarization: ``targets [B, T]`` (summary ids then ``eos``),
   ``target_mask [B, T]``, ``target_lengths [B]``.
 """
@@ -247,7 +248,10 @@ class BatchIterator:
         num_target_buckets = len(self.target_bucket_lengths)
         length = int(self.bucket_lengths[bucket // num_target_buckets if self.data.targets is not None else bucket])
         ids, mask, lengths = _pad([self.data.inputs[i][:length] if i >= 0 else empty for i in indices], length)
-        batch = {"inputs": ids, "input_mask": mask, "input_lengths": lengths, "example_mask": real.astype(np.int32)}
+        batch = {
+            "inputs": ids, "input_mask": mask, "input_lengths": lengths, "example_mask": real.astype(np.int32),
+            "example_index": np.where(real, indices, -1).astype(np.int32),
+        }
         if self.data.labels is not None:
             batch["labels"] = np.where(real, self.data.labels[np.maximum(indices, 0)], 0).astype(np.int32)
         if self.data.targets is not None:

@@ -1,0 +1,82 @@
+"""Run logs: JSON lines in ``workdir/metrics.jsonl``, TensorBoard when installed.
+
+Each record is ``{"step": int, "split": "train"|"validation"|"test"|..., <metric>: number, ...}``.
+Only process 0 writes. A resumed run first drops the records past the step it resumes from
+(they were written by the interrupted run and will be written again, identically).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import jax
+
+LOG_FILE = "metrics.jsonl"
+
+
+def _summary_writer(directory: Path) -> Optional[Any]:
+    """A TensorBoard writer from tensorboardX or torch when either is installed; else None."""
+    for module in ("tensorboardX", "torch.utils.tensorboard"):
+        try:
+            writer_cls = __import__(module, fromlist=["SummaryWriter"]).SummaryWriter
+        except Exception:  # not installed, or installed without its own dependencies
+            continue
+        return writer_cls(str(directory))
+    return None
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no nan/inf
+    return value
+
+
+class MetricLogger:
+    def __init__(self, workdir: Path, tensorboard: bool = True):
+        self.path = Path(workdir) / LOG_FILE
+        self.enabled = jax.process_index() == 0
+        self.writer = _summary_writer(Path(workdir) / "tensorboard") if (self.enabled and tensorboard) else None
+
+    def truncate_after(self, step: int) -> None:
+        """Keeps only records with ``step <= step`` (atomically)."""
+        if not self.enabled or not self.path.exists():
+            return
+        kept = [r for r in read_log(self.path) if r.get("step", 0) <= step]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        os.replace(tmp, self.path)
+
+    def write(self, step: int, split: str, metrics: dict) -> None:
+        if not self.enabled:
+            return
+        record = {"step": int(step), "split": split, **{k: _plain(v) for k, v in metrics.items()}}
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for name, value in record.items():
+                if name not in ("step", "split") and isinstance(value, (int, float)):
+                    self.writer.add_scalar(f"{split}/{name}", value, step)
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_log(path: Path) -> Iterator[dict]:
+    """Records of a ``metrics.jsonl`` (a last line cut by a kill is skipped)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / LOG_FILE
+    with path.open() as f:
+        for line in f:
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue

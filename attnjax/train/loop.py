@@ -1,0 +1,365 @@
+"""``train_and_evaluate(config, workdir)``: the whole run, resumable at any point.
+
+Order of one run: prepare the workdir (resume / stored results / refuse) -> read and tokenize the
+data -> build the model and optimizer on a data-parallel mesh -> restore the newest readable
+checkpoint -> train, logging every ``log_every`` steps, evaluating every ``eval_every`` (keeping the
+best parameters) and checkpointing every ``checkpoint_every`` -> test once on the best parameters ->
+``results.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import resource
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from attnjax.data import BatchIterator
+from attnjax.models import build_model, count_params, example_inputs, validate
+from attnjax.train import parallel
+from attnjax.train.checkpoints import Checkpointer
+from attnjax.train.config import as_dict, complete, run_key
+from attnjax.train.inputs import RunData, Split, load_run_data
+from attnjax.train.logs import MetricLogger
+from attnjax.train.optim import make_optimizer
+from attnjax.train.state import TrainState
+from attnjax.train.steps import make_train_step
+from attnjax.train.tasks import TASKS, EvalContext, Task, decode_ids
+from attnjax.train.workdir import RESULTS_FILE, prepare_workdir, write_json
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss or gradient norm became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class Timer:
+    """Seconds spent per phase; ``train`` excludes compilation, evaluation and checkpointing."""
+
+    train: float = 0.0
+    compile: float = 0.0
+    evaluate: float = 0.0
+    checkpoint: float = 0.0
+    tokens: int = 0
+
+
+def _model_config(config: Any, run: RunData):
+    values = config.model.to_dict()
+    values["vocab_size"] = run.tokenizer.vocab_size
+    model_config = validate(values)
+    longest = max(config.data.bucket_lengths)
+    if TASKS.get(config.task).kind == "summarization":  # targets and decoding need positions too
+        longest = max(longest, max(config.data.target_bucket_lengths), config.eval.max_decode_length)
+    if longest > model_config.max_length:
+        raise ValueError(
+            f"config.model.max_length={model_config.max_length} is shorter than the longest sequence the run feeds "
+            f"({longest}: data.bucket_lengths / data.target_bucket_lengths / eval.max_decode_length); raise it"
+        )
+    return model_config
+
+
+def _check_best_metric(config: Any, task: Task) -> None:
+    if config.eval.best_metric not in task.metric_names:
+        raise ValueError(
+            f"config.eval.best_metric={config.eval.best_metric!r} is not a {config.task} metric; "
+            f"expected one of: {', '.join(task.metric_names)}"
+        )
+    if config.eval.best_mode not in ("max", "min"):
+        raise ValueError(f"config.eval.best_mode={config.eval.best_mode!r}; expected 'max' or 'min'")
+
+
+def _tokens(batch: dict) -> int:
+    return int(batch["input_mask"].sum()) + int(batch["target_mask"].sum() if "target_mask" in batch else 0)
+
+
+def _peak_memory() -> dict:
+    device_peaks = [
+        (d.memory_stats() or {}).get("peak_bytes_in_use") for d in jax.local_devices()
+    ]
+    device_peaks = [p for p in device_peaks if p is not None]
+    return {
+        "peak_device_bytes": max(device_peaks) if device_peaks else None,
+        # ru_maxrss is in KiB on Linux: the host process's peak resident memory.
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+class Run:
+    """One training run's moving parts; :func:`train_and_evaluate` drives it."""
+
+    def __init__(self, config: Any, workdir: Path, devices: Optional[Sequence[jax.Device]]):
+        self.config, self.workdir = config, workdir
+        self.task = TASKS.get(config.task)
+        _check_best_metric(config, self.task)
+        self.mesh = parallel.make_mesh(devices)
+        self.train_rows = parallel.per_process_batch_size(config.train.batch_size, self.mesh, "config.train.batch_size")
+        self.eval_rows = parallel.per_process_batch_size(config.eval.batch_size, self.mesh, "config.eval.batch_size")
+        if config.train.batch_size % (config.train.accumulation_steps * self.mesh.devices.size):
+            raise ValueError(
+                f"config.train.batch_size={config.train.batch_size} must be a multiple of accumulation_steps "
+                f"({config.train.accumulation_steps}) x devices ({self.mesh.devices.size})"
+            )
+        self.data = load_run_data(config, workdir, self.task.kind)
+        self.model_config = _model_config(config, self.data)
+        self.model = build_model(self.model_config)
+        self.tx, self.schedule = make_optimizer(config.optimizer, config.train.num_steps)
+        self.timer = Timer()
+        self._compiled: dict = {}
+        replicated = parallel.replicated(self.mesh)
+        self._step = jax.jit(
+            make_train_step(self.task, self.model, self.tx, config.train.accumulation_steps),
+            in_shardings=(replicated, parallel.batch_sharded(self.mesh)),
+            out_shardings=(replicated, replicated),
+            donate_argnums=0,
+        )
+        task, model = self.task, self.model
+        passthrough = ("example_mask", "example_index", "labels")  # evaluation needs them gathered too
+        self._predict = jax.jit(
+            lambda params, batch: {
+                **task.predict(model, params, batch), **{k: batch[k] for k in passthrough if k in batch}
+            },
+            out_shardings=replicated,
+        )
+        eval_config = config.eval
+        self._decode = jax.jit(
+            lambda params, inputs: decode_ids(model, params, inputs, eval_config), out_shardings=replicated
+        )
+
+    # --- state --------------------------------------------------------------------------------
+
+    def init_state(self) -> TrainState:
+        init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(self.config.seed))
+        inputs = example_inputs(self.model_config)
+
+        def init(rng):
+            params = self.model.init(rng, *inputs)["params"]
+            return TrainState.create(params, self.tx, dropout_rng)
+
+        return jax.jit(init, out_shardings=parallel.replicated(self.mesh))(init_rng)
+
+    def train_iterator(self) -> BatchIterator:
+        data = self.config.data
+        return BatchIterator(
+            self.data.train.encoded, self.train_rows, bucket_lengths=data.bucket_lengths,
+            target_bucket_lengths=data.target_bucket_lengths, seed=self.config.seed,
+        )
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def device_batch(self, batch: dict) -> dict:
+        return parallel.to_global({k: batch[k] for k in self.task.device_keys}, self.mesh)
+
+    def train_step(self, state: TrainState, batch: dict) -> tuple[TrainState, dict]:
+        global_batch = self.device_batch(batch)
+        key = tuple((k, v.shape) for k, v in sorted(global_batch.items()))
+        if key not in self._compiled:
+            start = time.perf_counter()
+            self._compiled[key] = self._step.lower(state, global_batch).compile()
+            self.timer.compile += time.perf_counter() - start
+        return self._compiled[key](state, global_batch)
+
+    def evaluate(self, params: Any, split: Split) -> dict:
+        start = time.perf_counter()
+        data = self.config.data
+        batches = BatchIterator(
+            split.encoded, self.eval_rows, bucket_lengths=data.bucket_lengths,
+            target_bucket_lengths=data.target_bucket_lengths, shuffle=False, drop_remainder=False, num_epochs=1,
+        )
+        context = EvalContext(
+            examples=split.examples, tokenizer=self.data.tokenizer, eval_config=self.config.eval,
+            decode=lambda inputs: np.asarray(jax.device_get(self._decode(params, inputs))),
+            num_classes=self.model_config.num_classes,
+        )
+
+        def evaluated() -> Iterator[tuple[dict, dict]]:
+            for batch in batches:
+                global_batch = self.device_batch(batch)
+                yield jax.device_get(self._predict(params, global_batch)), global_batch
+
+        metrics = self.task.evaluate(context, evaluated())
+        self.timer.evaluate += time.perf_counter() - start
+        return metrics
+
+
+def _finite(history: list[tuple[int, dict]]) -> Optional[int]:
+    """The first step whose loss or gradient norm is not finite, or None."""
+    for step, metrics in history:
+        if not (math.isfinite(metrics["loss"]) and math.isfinite(metrics["grad_norm"])):
+            return step
+    return None
+
+
+def _improved(value: float, best: Optional[dict], mode: str) -> bool:
+    if best is None:
+        return True
+    return value > best["value"] if mode == "max" else value < best["value"]
+
+
+def train_and_evaluate(
+    config: Any, workdir: str | Path, *, overwrite: bool = False, devices: Optional[Sequence[jax.Device]] = None
+) -> dict:
+    """Trains ``config`` in ``workdir`` (resuming what is there) and returns the results dict.
+
+    Args:
+      config: a ConfigDict or nested dict; missing fields take :func:`attnjax.train.default_config`.
+      workdir: the run's directory: config, tokenizer, checkpoints, ``metrics.jsonl``, ``results.json``.
+      overwrite: delete a workdir holding another config's run instead of refusing.
+      devices: the mesh's devices (default: all devices of all processes).
+
+    Returns ``results.json``'s content: final validation metrics, the best validation step and
+    metrics, test metrics on the best parameters (or why there are none), parameter count, timings
+    (train / compile / evaluate seconds, tokens per second, step time) and peak memory.
+    """
+    wall_start = time.perf_counter()
+    config = complete(config)
+    workdir = Path(workdir).absolute()
+    stored = prepare_workdir(workdir, config, overwrite)
+    if stored is not None:
+        return stored
+    run = Run(config, workdir, devices)
+    tc = config.train
+    logger = MetricLogger(workdir)
+    checkpointer = Checkpointer(workdir / "checkpoints", keep=tc.keep_checkpoints)
+    try:
+        return _train(run, config, workdir, logger, checkpointer, wall_start)
+    finally:
+        checkpointer.close()
+        logger.close()
+
+
+def _train(run: Run, config: Any, workdir: Path, logger: MetricLogger, checkpointer: Checkpointer, wall_start: float) -> dict:
+    tc, ec = config.train, config.eval
+    state = run.init_state()
+    iterator = run.train_iterator()
+    best: Optional[dict] = None
+    last_eval: dict = {}
+    start_step = 0
+    restored = checkpointer.restore_latest(state)
+    if restored is not None:
+        state, meta = restored
+        iterator.set_state(meta["data"])
+        best, last_eval = meta.get("best"), meta.get("last_eval", {})
+        start_step = int(state.step)
+        logger.truncate_after(start_step)
+    num_params = sum(count_params(state.params).values())
+
+    history: list[tuple[int, dict]] = []  # (step, device metrics) not yet fetched
+    interval_start, interval_tokens, interval_compile = time.perf_counter(), 0, run.timer.compile
+    progress = tqdm(
+        total=tc.num_steps, initial=start_step, disable=not (tc.progress and jax.process_index() == 0),
+        desc=f"{config.task} {config.model.attention}", unit="step", dynamic_ncols=True,
+    )
+
+    def flush(step: int) -> None:
+        """Fetches pending step metrics, stops on a non-finite loss, logs the interval's means."""
+        nonlocal history, interval_start, interval_tokens, interval_compile
+        if not history:
+            return
+        fetched = [(s, {k: float(v) for k, v in m.items()}) for s, m in jax.device_get(history)]
+        history = []
+        bad = _finite(fetched)
+        if bad is not None:
+            logger.write(bad, "train", {"event": "diverged", **fetched[[s for s, _ in fetched].index(bad)][1]})
+            checkpointer.wait()
+            last = checkpointer.latest.latest_step()
+            raise TrainingDivergedError(
+                f"the loss or gradient norm became non-finite at step {bad} "
+                f"(loss={fetched[[s for s, _ in fetched].index(bad)][1]['loss']}); the run stopped. The last good "
+                f"checkpoint is step {last} in {workdir / 'checkpoints' / 'latest'}. Lower "
+                f"config.optimizer.learning_rate (now {config.optimizer.learning_rate}) or enable clipping."
+            )
+        elapsed = time.perf_counter() - interval_start - (run.timer.compile - interval_compile)
+        run.timer.train += elapsed
+        run.timer.tokens += interval_tokens
+        names = [k for k in fetched[-1][1] if k != "weight"]
+        means = {k: float(np.mean([m[k] for _, m in fetched])) for k in names}
+        means.update(
+            learning_rate=float(run.schedule(step)), steps=len(fetched),
+            step_time=elapsed / len(fetched), tokens_per_second=interval_tokens / max(elapsed, 1e-9),
+        )
+        logger.write(step, "train", means)
+        progress.set_postfix(loss=f"{means['loss']:.4f}", refresh=False)
+        interval_start, interval_tokens, interval_compile = time.perf_counter(), 0, run.timer.compile
+
+    def pause_interval(seconds_before: float) -> None:
+        # Evaluation and checkpointing are not training time.
+        nonlocal interval_start
+        interval_start += time.perf_counter() - seconds_before
+
+    for step in range(start_step + 1, tc.num_steps + 1):
+        batch = next(iterator)
+        interval_tokens += _tokens(batch)
+        state, metrics = run.train_step(state, batch)
+        history.append((step, metrics))
+        progress.update(1)
+        last = step == tc.num_steps
+        if step % tc.log_every == 0 or last:
+            flush(step)
+        if step % tc.eval_every == 0 or last:
+            flush(step)
+            paused = time.perf_counter()
+            last_eval = run.evaluate(state.params, run.data.eval)
+            logger.write(step, "validation", last_eval)
+            value = float(last_eval[ec.best_metric])
+            if _improved(value, best, ec.best_mode):
+                best = {"step": step, "metric": ec.best_metric, "value": value, "metrics": last_eval}
+                checkpointer.save_best(step, state.params, best)
+            pause_interval(paused)
+        if step % tc.checkpoint_every == 0 or last:
+            flush(step)
+            paused = time.perf_counter()
+            checkpointer.save_latest(
+                step, state, {"data": iterator.get_state(), "best": best, "last_eval": last_eval}
+            )
+            run.timer.checkpoint += time.perf_counter() - paused
+            pause_interval(paused)
+    progress.close()
+    checkpointer.wait()
+
+    test = _test(run, checkpointer, state, best)
+    if test is not None:
+        logger.write(tc.num_steps, "test", test)
+    timer = run.timer
+    results = {
+        "run_key": run_key(config),
+        "task": config.task,
+        "attention": config.model.attention,
+        "steps": tc.num_steps,
+        "resumed_from_step": start_step,
+        "num_params": num_params,
+        "validation": last_eval,
+        "best": best,
+        "test": test if test is not None else {"skipped": run.data.test_skipped},
+        "timing": {
+            "train_seconds": timer.train,
+            "compile_seconds": timer.compile,
+            "eval_seconds": timer.evaluate,
+            "checkpoint_seconds": timer.checkpoint,
+            "wall_seconds": time.perf_counter() - wall_start,
+            "tokens_per_second": timer.tokens / timer.train if timer.train > 0 else None,
+            "step_time": timer.train / max(tc.num_steps - start_step, 1),
+        },
+        "memory": _peak_memory(),
+        "devices": {"count": run.mesh.devices.size, "kind": jax.devices()[0].device_kind, "processes": jax.process_count()},
+        "config": as_dict(config),
+    }
+    write_json(workdir / RESULTS_FILE, results)
+    return results
+
+
+def _test(run: Run, checkpointer: Checkpointer, state: TrainState, best: Optional[dict]) -> Optional[dict]:
+    """Test metrics on the best validation parameters (the final ones when there is no best)."""
+    if run.data.test is None:
+        return None
+    params = state.params
+    restored = checkpointer.restore_best(state.params)
+    if restored is not None:
+        params = restored[0]
+    metrics = run.evaluate(params, run.data.test)
+    return {**metrics, "params_from_step": best["step"] if best else int(state.step)}

@@ -1,0 +1,28 @@
+"""``TrainState``: everything a training step changes, and so everything a checkpoint must hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+
+@flax.struct.dataclass
+class TrainState:
+    """``step`` int32 scalar; ``params``; ``opt_state``; ``rng`` the run's base key (raw uint32 [2]).
+
+    The dropout key of step ``s`` is ``fold_in(rng, s)``, so a restored state draws exactly the
+    dropout masks the interrupted run would have drawn.
+    """
+
+    step: jax.Array
+    params: Any
+    opt_state: Any
+    rng: jax.Array
+
+    @classmethod
+    def create(cls, params: Any, tx: optax.GradientTransformation, rng: jax.Array) -> "TrainState":
+        return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), rng=rng)

@@ -1,0 +1,41 @@
+"""Train and evaluate one experiment config.
+
+    python experiments/train.py --config experiments/configs/sst2.py --workdir runs/sst2
+    python experiments/train.py --config experiments/configs/sst2.py --workdir runs/sst2_additive \
+        --config.model.attention=additive --config.train.num_steps=2000
+
+Re-running with the same workdir resumes an interrupted run (or prints a finished run's results);
+a workdir holding another config's run is refused unless ``--overwrite``. On a multi-host TPU pod
+run the same command on every host with ``--distributed``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from absl import app, flags
+from ml_collections import config_flags
+
+config_flags.DEFINE_config_file("config", None, "experiment config file (experiments/configs/*.py)", lock_config=True)
+flags.DEFINE_string("workdir", None, "run directory: checkpoints, logs, results", required=True)
+flags.DEFINE_bool("overwrite", False, "delete a workdir that holds another config's run and start again")
+flags.DEFINE_bool("distributed", False, "call jax.distributed.initialize() first (multi-host runs)")
+flags.mark_flags_as_required(["config"])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    import jax
+
+    if FLAGS.distributed:
+        jax.distributed.initialize()
+    from attnjax.train import train_and_evaluate
+
+    results = train_and_evaluate(FLAGS.config, FLAGS.workdir, overwrite=FLAGS.overwrite)
+    summary = {k: results[k] for k in ("task", "attention", "steps", "num_params", "best", "test", "timing")}
+    print(json.dumps(summary, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    app.run(main)
