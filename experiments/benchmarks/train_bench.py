@@ -1,0 +1,190 @@
+"""Training throughput: our Transformer classifier against the same model built from Flax's attention.
+
+Both models: token embedding + sinusoidal positions, ``--layers`` pre-norm Transformer layers
+(d_model 128, 4 heads, MLP 512, GELU), a final layer norm, mean pooling over real tokens, a linear
+classifier. "ours" is ``attnjax.models`` (``classifier``, attention by name); "flax" swaps in
+``flax.linen.MultiHeadDotProductAttention`` and is otherwise the same code path, with the same
+parameter count. One training step = forward, backward and an AdamW update, jitted, on the same
+batches; the two are timed in interleaved rounds and the median step time is reported.
+
+Model FLOP/s is XLA's cost analysis of the compiled step (``flops``) over the measured step time,
+reported as a fraction of the machine's measured float32 (or bfloat16) matmul FLOP/s.
+
+    python experiments/benchmarks/train_bench.py                    # 2 layers, L=256, B=32, float32
+    python experiments/benchmarks/train_bench.py --dtype bfloat16   # on a GPU/TPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from attnjax.models import build_model
+from attnjax.nn.positional import sinusoidal_table
+from attnjax.nn.pooling import mean_pool
+
+
+class FlaxLayer(nn.Module):
+    num_heads: int
+    mlp_dim: int
+    dtype: jnp.dtype
+
+    @nn.compact
+    def __call__(self, x, mask):
+        h = nn.LayerNorm(dtype=self.dtype)(x)
+        attention_mask = nn.make_attention_mask(mask, mask)
+        h = nn.MultiHeadDotProductAttention(num_heads=self.num_heads, dtype=self.dtype)(h, mask=attention_mask)
+        x = x + h
+        h = nn.LayerNorm(dtype=self.dtype)(x)
+        h = nn.Dense(self.mlp_dim, dtype=self.dtype)(h)
+        h = nn.Dense(x.shape[-1], dtype=self.dtype)(nn.gelu(h))
+        return x + h
+
+
+class FlaxClassifier(nn.Module):
+    """The reference: same architecture and sizes, attention from ``flax.linen``."""
+
+    vocab_size: int
+    d_model: int
+    num_heads: int
+    mlp_dim: int
+    num_layers: int
+    num_classes: int = 2
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, inputs):
+        mask = inputs != 0
+        x = nn.Embed(self.vocab_size, self.d_model, dtype=self.dtype)(inputs)
+        x = x + sinusoidal_table(inputs.shape[1], self.d_model).astype(x.dtype)[None]
+        for _ in range(self.num_layers):
+            x = FlaxLayer(self.num_heads, self.mlp_dim, self.dtype)(x, mask)
+        x = nn.LayerNorm(dtype=self.dtype)(x)
+        return nn.Dense(self.num_classes, dtype=self.dtype)(mean_pool(x, mask)).astype(jnp.float32)
+
+
+def make_step(model, tx):
+    def loss_fn(params, batch):
+        logits = model.apply({"params": params}, batch["inputs"])
+        return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), batch["labels"]).mean()
+
+    def step(params, opt_state, batch):
+        loss, grads = jax.value_and_grad(loss_fn)(params, batch)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+def matmul_flops_per_second(dtype, size: int = 2048, repeats: int = 10) -> float:
+    a = jnp.ones((size, size), dtype)
+    f = jax.jit(lambda x: x @ x)
+    f(a).block_until_ready()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        f(a).block_until_ready()
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / statistics.median(times)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--mlp", type=int, default=512)
+    parser.add_argument("--length", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--vocab", type=int, default=8000)
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps-per-round", type=int, default=10)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args(argv)
+    dtype = jnp.dtype(args.dtype)
+
+    ours = build_model({
+        "model": "classifier", "attention": "scaled_dot", "vocab_size": args.vocab, "d_model": args.d_model,
+        "num_heads": args.heads, "num_layers": args.layers, "mlp_dim": args.mlp, "dropout_rate": 0.0,
+        "pooling": "mean", "max_length": args.length, **({"dtype": args.dtype} if args.dtype != "float32" else {}),
+    })
+    reference = FlaxClassifier(args.vocab, args.d_model, args.heads, args.mlp, args.layers, dtype=dtype)
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(args.length // 2, args.length + 1, args.batch)
+    tokens = rng.integers(3, args.vocab, (args.batch, args.length))
+    batch = {
+        "inputs": jnp.asarray(np.where(np.arange(args.length)[None] < lengths[:, None], tokens, 0), jnp.int32),
+        "labels": jnp.asarray(rng.integers(0, 2, args.batch), jnp.int32),
+    }
+    real_tokens = int((np.asarray(batch["inputs"]) != 0).sum())
+
+    contenders = {}
+    for name, model in (("ours", ours), ("flax", reference)):
+        params = jax.jit(model.init)(jax.random.key(0), batch["inputs"])["params"]
+        tx = optax.adamw(1e-4)
+        step = make_step(model, tx)
+        opt_state = tx.init(params)
+        compiled = step.lower(params, opt_state, batch).compile()
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        params, opt_state, loss = compiled(params, opt_state, batch)
+        loss.block_until_ready()
+        contenders[name] = {
+            "compiled": compiled, "params": params, "opt_state": opt_state, "times": [],
+            "flops": float(cost.get("flops", float("nan"))),
+            "num_params": sum(x.size for x in jax.tree.leaves(params)),
+        }
+
+    for _ in range(args.rounds):
+        for name, c in contenders.items():  # interleaved: both see the same machine load
+            start = time.perf_counter()
+            for _ in range(args.steps_per_round):
+                c["params"], c["opt_state"], loss = c["compiled"](c["params"], c["opt_state"], batch)
+            loss.block_until_ready()
+            c["times"].append((time.perf_counter() - start) / args.steps_per_round)
+
+    peak = matmul_flops_per_second(dtype)
+    results = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(), "dtype": args.dtype,
+               "matmul_flops_per_second": peak, "shape": vars(args)}
+    for name, c in contenders.items():
+        median = statistics.median(c["times"])
+        results[name] = {
+            "step_seconds_median": median,
+            "tokens_per_second": real_tokens / median,
+            "padded_tokens_per_second": args.batch * args.length / median,
+            "model_flops_per_step": c["flops"],
+            "model_flops_per_second": c["flops"] / median,
+            "fraction_of_matmul_peak": c["flops"] / median / peak,
+            "num_params": int(c["num_params"]),
+        }
+    results["speed_ratio_ours_over_flax"] = results["flax"]["step_seconds_median"] / results["ours"]["step_seconds_median"]
+
+    print(f"device: {results['device']} ({results['backend']}), {args.dtype}, B={args.batch} L={args.length} "
+          f"layers={args.layers} d_model={args.d_model} heads={args.heads} mlp={args.mlp}; "
+          f"{args.rounds} interleaved rounds of {args.steps_per_round} steps")
+    print(f"measured matmul peak ({args.dtype}, 2048^3): {peak / 1e9:.1f} GFLOP/s\n")
+    print("| model | params | step (median) | tokens/s | model GFLOP/s | fraction of matmul peak |")
+    print("|---|---|---|---|---|---|")
+    for name in contenders:
+        r = results[name]
+        print(f"| {name} | {r['num_params']:,} | {r['step_seconds_median'] * 1e3:.1f} ms | {r['tokens_per_second']:,.0f} | "
+              f"{r['model_flops_per_second'] / 1e9:.1f} | {r['fraction_of_matmul_peak']:.2f} |")
+    print(f"\nours / flax speed: {results['speed_ratio_ours_over_flax']:.3f}x (above 1: ours faster)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return results
+
+
+if __name__ == "__main__":
+    main()
