@@ -6,6 +6,9 @@
 every attention layer. ``attention="none"`` is the no-attention baseline: the Transformer encoder
 loses its self-attention (a position-wise MLP over a bag of embeddings) or the RNN runs alone, and
 pooling must be ``mean``.
+
+``dtype="bfloat16"`` (or ``float16``) runs every layer in that dtype on float32 parameters; the
+logits come back as float32, so the loss is computed in float32.
 """
 
 from __future__ import annotations
@@ -31,17 +34,19 @@ class Classifier(nn.Module):
         """``inputs [batch, length]`` int -> logits ``[batch, num_classes]`` float32."""
         cfg = self.config
         score = cfg.score  # resolved once here; everything below receives the Score object
+        dtype = cfg.compute_dtype
         pooling = POOLINGS.get(cfg.pooling)
         mask = inputs != cfg.pad_id
-        x = nn.Embed(cfg.vocab_size, cfg.d_model, name="embed")(inputs)
+        x = nn.Embed(cfg.vocab_size, cfg.d_model, dtype=dtype, name="embed")(inputs)
         if pooling.prepend_cls:
-            cls = self.param("cls", nn.initializers.normal(0.02), (1, 1, cfg.d_model))
+            cls = self.param("cls", nn.initializers.normal(0.02), (1, 1, cfg.d_model)).astype(dtype)
             x = jnp.concatenate([jnp.broadcast_to(cls, (x.shape[0], 1, cfg.d_model)), x], axis=1)
             mask = jnp.concatenate([jnp.ones((x.shape[0], 1), bool), mask], axis=1)
         x = ENCODERS.get(cfg.encoder)(cfg, score)(x, mask, deterministic=deterministic)
         pooled = pooling.make(cfg, score)(x, mask)
         pooled = nn.Dropout(cfg.dropout_rate)(pooled, deterministic=deterministic)
-        return nn.Dense(cfg.num_classes, name="logits")(pooled)
+        logits = nn.Dense(cfg.num_classes, dtype=dtype, name="logits")(pooled)
+        return logits.astype(jnp.float32)
 
 
 def check_classifier(config: ModelConfig) -> None:

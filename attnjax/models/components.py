@@ -2,13 +2,14 @@
 
 An encoder maps ``x [batch, length, d_model]`` and ``mask [batch, length]`` to ``[batch, length,
 features]``; a pooling maps those to ``[batch, pooled_features]``. Each registry entry is a factory
-``(config, score) -> module``; ``score`` is the resolved :class:`attnjax.ops.Score` or None.
+``(config, score) -> module``; ``score`` is the resolved :class:`attnjax.ops.Score` or None. Every
+factory passes ``config.compute_dtype`` on, so encoders and poolings compute in the config's dtype.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import flax.linen as nn
 import jax
@@ -28,6 +29,7 @@ def layer_config(config: ModelConfig, score: Optional[Score], *, rotary: bool = 
         dropout_rate=config.dropout_rate, attention_dropout_rate=config.attention_dropout_rate,
         pre_norm=config.pre_norm, rotary=rotary, use_chunked=config.use_chunked,
         query_chunk_size=config.query_chunk_size, key_chunk_size=config.key_chunk_size,
+        dtype=config.compute_dtype,
     )
 
 
@@ -68,19 +70,30 @@ class RecurrentSequenceEncoder(nn.Module):
 
     cell: str
     hidden_size: int
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x: Array, mask: Array, *, deterministic: bool = True) -> Array:
         del deterministic
-        outputs, _ = ann.RNNEncoder(self.cell, self.hidden_size, name="rnn")(x, mask)
+        encoder = ann.RNNEncoder(self.cell, self.hidden_size, dtype=self.dtype, name="rnn")
+        outputs, _ = encoder(x, mask)
         return outputs
 
 
 EncoderFactory = Callable[[ModelConfig, Optional[Score]], nn.Module]
+
+
+def recurrent_encoder(cell: str) -> EncoderFactory:
+    """The factory of a bidirectional ``cell`` encoder (no attention inside: the score is unused)."""
+    return lambda cfg, score: RecurrentSequenceEncoder(
+        cell, cfg.d_model, cfg.compute_dtype, name="encoder"
+    )
+
+
 ENCODERS: Registry[EncoderFactory] = Registry("encoder")
 ENCODERS.register("transformer", lambda cfg, score: TransformerSequenceEncoder(cfg, score, name="encoder"))
-ENCODERS.register("lstm", lambda cfg, score: RecurrentSequenceEncoder("lstm", cfg.d_model, name="encoder"))
-ENCODERS.register("gru", lambda cfg, score: RecurrentSequenceEncoder("gru", cfg.d_model, name="encoder"))
+ENCODERS.register("lstm", recurrent_encoder("lstm"))
+ENCODERS.register("gru", recurrent_encoder("gru"))
 
 
 class FunctionPooling(nn.Module):
@@ -108,14 +121,18 @@ POOLINGS.register("mean", PoolingSpec(lambda cfg, score: FunctionPooling(ann.mea
 POOLINGS.register(
     "attention",
     PoolingSpec(
-        lambda cfg, score: ann.QueryAttentionPooling(cfg.num_heads, score, name="pooling"),
+        lambda cfg, score: ann.QueryAttentionPooling(
+            cfg.num_heads, score, dtype=cfg.compute_dtype, name="pooling"
+        ),
         uses_attention=True,
     ),
 )
 POOLINGS.register(
     "structured",
     PoolingSpec(
-        lambda cfg, score: ann.AttentionPooling(cfg.pooling_hidden, cfg.num_hops, name="pooling"),
+        lambda cfg, score: ann.AttentionPooling(
+            cfg.pooling_hidden, cfg.num_hops, dtype=cfg.compute_dtype, name="pooling"
+        ),
         uses_attention=True,
     ),
 )

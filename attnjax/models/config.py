@@ -10,11 +10,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Iterable, Mapping, Optional
 
+import jax.numpy as jnp
+
 from attnjax import ops
 from attnjax.nn import POSITIONAL
 from attnjax.ops import Score
 
 NO_ATTENTION = "none"
+
+# Compute dtypes by config name. Parameters stay float32 whatever the choice; softmax and the model
+# outputs are float32 too, so only activations and matmul operands narrow.
+DTYPES: dict[str, Any] = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +48,9 @@ class ModelConfig:
       pointer: ``seq2seq_rnn`` with the pointer-generator copy mechanism (See et al. 2017).
       use_chunked, query_chunk_size, key_chunk_size: memory-efficient attention (no weights sown).
       pad_id: padding token id.
+      dtype: compute dtype, ``float32``, ``bfloat16`` or ``float16`` (:data:`DTYPES`): embeddings,
+        dense layers, layer norms, attention and recurrent states compute in it; parameters stay
+        float32 and outputs (logits / log-probs) are returned as float32.
     """
 
     model: str = "classifier"
@@ -68,6 +77,7 @@ class ModelConfig:
     query_chunk_size: Optional[int] = None  # None: chosen by attnjax.ops.chunked_attention
     key_chunk_size: Optional[int] = None
     pad_id: int = 0
+    dtype: str = "float32"
 
     def replace(self, **changes: Any) -> "ModelConfig":
         return dataclasses.replace(self, **changes)
@@ -78,6 +88,12 @@ class ModelConfig:
         if self.attention == NO_ATTENTION:
             return None
         return ops.get_score(self.attention)
+
+    @property
+    def compute_dtype(self) -> Any:
+        """The jnp dtype named by ``dtype``; ValueError listing the allowed names otherwise."""
+        check_choice("dtype", self.dtype, DTYPES)
+        return DTYPES[self.dtype]
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig))
@@ -122,6 +138,7 @@ def check_common(config: ModelConfig) -> None:
     """Checks every model shares: attention name, sizes, heads dividing d_model, dropout rates."""
     check_choice("attention", config.attention, ops.list_scores() + (NO_ATTENTION,))
     check_choice("positional", config.positional, POSITIONAL)
+    check_choice("dtype", config.dtype, DTYPES)
     for field in POSITIVE_FIELDS:
         value = getattr(config, field)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

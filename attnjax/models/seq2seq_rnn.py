@@ -14,6 +14,9 @@ the vocabulary itself: source tokens are copied by their (in-vocabulary) ids, so
 words must already be mapped to ids (e.g. a per-batch OOV range reserved inside ``vocab_size``).
 Log-probabilities are valid logits (``log_softmax`` leaves them unchanged), so the same
 cross-entropy loss trains both.
+
+``dtype="bfloat16"`` (or ``float16``) runs every layer in that dtype on float32 parameters (the
+recurrent carry, and so the decoding cache, too); the copy distribution and the outputs are float32.
 """
 
 from __future__ import annotations
@@ -42,17 +45,19 @@ class Seq2SeqRNN(nn.Module):
     def setup(self) -> None:
         cfg = self.config
         score = cfg.score  # resolved once; the decoder receives the Score object (or None)
-        self.embed = nn.Embed(cfg.vocab_size, cfg.d_model, name="embed")
+        dtype = cfg.compute_dtype
+        self.embed = nn.Embed(cfg.vocab_size, cfg.d_model, dtype=dtype, name="embed")
         self.dropout = nn.Dropout(cfg.dropout_rate)
-        self.encoder = ann.RNNEncoder(cfg.cell, cfg.d_model, bidirectional=True)
+        self.encoder = ann.RNNEncoder(cfg.cell, cfg.d_model, bidirectional=True, dtype=dtype)
         # One reduction per leaf of the cell's carry (LSTM: (c, h); GRU: h); unused ones get no params.
-        self.bridge = [nn.Dense(cfg.d_model, name=f"bridge_{i}") for i in range(2)]
+        self.bridge = [nn.Dense(cfg.d_model, dtype=dtype, name=f"bridge_{i}") for i in range(2)]
         self.decoder = ann.RNNDecoder(
-            cfg.cell, cfg.d_model, score=score, num_heads=cfg.num_heads, decode=self.decode
+            cfg.cell, cfg.d_model, score=score, num_heads=cfg.num_heads, decode=self.decode,
+            dtype=dtype,
         )
-        self.logits = nn.Dense(cfg.vocab_size)
+        self.logits = nn.Dense(cfg.vocab_size, dtype=dtype)
         if cfg.pointer:
-            self.generate_gate = nn.Dense(1)
+            self.generate_gate = nn.Dense(1, dtype=dtype)
 
     def encode(self, inputs: Array, *, deterministic: bool = True) -> Encoded:
         """``inputs [batch, src_len]`` -> memory ``[batch, src_len, 2 d]``, mask, ids, decoder carry."""
@@ -71,7 +76,7 @@ class Seq2SeqRNN(nn.Module):
         """``targets_in [batch, tgt_len]`` -> ``[batch, tgt_len, vocab]`` (log-probs with ``pointer``)."""
         y = self.dropout(self.embed(targets_in), deterministic=deterministic)
         states, contexts, weights = self.decoder(y, encoded["carry"], encoded["memory"], encoded["mask"])
-        logits = self.logits(self.dropout(states, deterministic=deterministic))
+        logits = self.logits(self.dropout(states, deterministic=deterministic)).astype(jnp.float32)
         if not self.config.pointer:
             return logits
         gate = self.generate_gate(jnp.concatenate([contexts, states, y], axis=-1)).astype(jnp.float32)
@@ -79,7 +84,7 @@ class Seq2SeqRNN(nn.Module):
         copy_probs = jnp.einsum("bts,bsv->btv", weights, source)
         # log(p_gen P_vocab + (1 - p_gen) P_copy) in log space: a probability floor would cut the
         # gradient of a target whose probability fell below it, and P_copy is 0 for most tokens.
-        log_generate = jax.nn.log_sigmoid(gate) + jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+        log_generate = jax.nn.log_sigmoid(gate) + jax.nn.log_softmax(logits, axis=-1)
         copyable = copy_probs > 0
         log_copy = jnp.where(copyable, jnp.log(jnp.where(copyable, copy_probs, 1.0)), -jnp.inf)
         return jnp.logaddexp(log_generate, jax.nn.log_sigmoid(-gate) + log_copy)

@@ -8,6 +8,9 @@ cross-attention.
 
 For decoding (:mod:`attnjax.models.decoding`): ``encode`` runs once, then a clone with
 ``decode=True`` calls ``decode_step`` one token at a time, its keys/values cached.
+
+``dtype="bfloat16"`` (or ``float16``) runs every layer in that dtype on float32 parameters (the
+key/value cache takes it too); logits and log-probs come back as float32.
 """
 
 from __future__ import annotations
@@ -39,13 +42,13 @@ class Seq2SeqTransformer(nn.Module):
         score = cfg.score  # resolved once; the layers receive the Score object
         rotary = ann.get_positional(cfg.positional).rotary
         layers = layer_config(cfg, score, rotary=rotary)
-        self.embed = nn.Embed(cfg.vocab_size, cfg.d_model, name="embed")
+        self.embed = nn.Embed(cfg.vocab_size, cfg.d_model, dtype=cfg.compute_dtype, name="embed")
         self.source_positions = PositionalEmbedding(cfg.positional, cfg.max_length)
         self.target_positions = PositionalEmbedding(cfg.positional, cfg.max_length, decode=self.decode)
         self.dropout = nn.Dropout(cfg.dropout_rate)
         self.encoder = ann.TransformerEncoder(layers, cfg.num_layers)
         self.decoder = ann.TransformerDecoder(layers, cfg.num_decoder_layers, decode=self.decode)
-        self.logits = nn.Dense(cfg.vocab_size)
+        self.logits = nn.Dense(cfg.vocab_size, dtype=cfg.compute_dtype)
 
     def encode(self, inputs: Array, *, deterministic: bool = True) -> Encoded:
         """``inputs [batch, src_len]`` -> ``{"memory": [batch, src_len, d], "mask": [batch, src_len]}``."""
@@ -54,10 +57,10 @@ class Seq2SeqTransformer(nn.Module):
         return {"memory": self.encoder(x, mask, deterministic=deterministic), "mask": mask}
 
     def decode_logits(self, encoded: Encoded, targets_in: Array, *, deterministic: bool = True) -> Array:
-        """``targets_in [batch, tgt_len]`` -> logits ``[batch, tgt_len, vocab]``."""
+        """``targets_in [batch, tgt_len]`` -> logits ``[batch, tgt_len, vocab]`` float32."""
         y = self.dropout(self.target_positions(self.embed(targets_in)), deterministic=deterministic)
         y = self.decoder(y, encoded["memory"], encoded["mask"], deterministic=deterministic)
-        return self.logits(y)
+        return self.logits(y).astype(jnp.float32)
 
     def decode_step(self, encoded: Encoded, tokens: Array) -> Array:
         """One cached step (``decode=True``): ``tokens [batch]`` -> log-probs ``[batch, vocab]``."""

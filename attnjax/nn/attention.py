@@ -46,6 +46,8 @@ class Attention(nn.Module):
       decode: keep a key/value cache for autoregressive decoding (self-attention only).
       use_chunked, query_chunk_size, key_chunk_size: O(length) memory path (no weights sown).
       sow_weights: sow the attention weights (off when the caller collects them itself).
+      dtype: compute dtype of the projections and of q/k/v (None: inferred from inputs and
+        params); the scores, the softmax and the returned weights stay float32.
     """
 
     num_heads: int

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Union
 
 import flax.linen as nn
 import jax
@@ -25,7 +25,10 @@ Array = jax.Array
 def mean_pool(x: Array, mask: Array) -> Array:
     """Mean of ``x [B, L, F]`` over positions where ``mask [B, L]`` is True (zeros if none)."""
     weights = mask.astype(x.dtype)[..., None]
-    return jnp.sum(x * weights, axis=1) / jnp.maximum(jnp.sum(weights, axis=1), 1.0)
+    # Summed in float32: a bfloat16 running sum of hundreds of positions drops their low bits.
+    total = jnp.sum(x * weights, axis=1, dtype=jnp.float32)
+    count = jnp.sum(weights, axis=1, dtype=jnp.float32)
+    return (total / jnp.maximum(count, 1.0)).astype(x.dtype)
 
 
 def first_pool(x: Array, mask: Array) -> Array:
@@ -37,14 +40,18 @@ def first_pool(x: Array, mask: Array) -> Array:
 class AttentionPooling(nn.Module):
     """Structured self-attention pooling; returns ``[batch, num_hops * features]``.
 
-    The weights ``[batch, num_hops, length]`` are sown as ``intermediates/pooling_weights``.
+    The weights ``[batch, num_hops, length]`` are sown as ``intermediates/pooling_weights``
+    (float32); ``dtype`` is the compute dtype (None: x's).
     """
 
     hidden_dim: int = 32
     num_hops: int = 1
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x: Array, mask: Array) -> Array:
+        if self.dtype is not None:
+            x = x.astype(self.dtype)  # the float32 parameters are cast to x's dtype inside
         params = self.param(
             "pooling",
             lambda rng: ops.attention_pooling_init(rng, x.shape[-1], self.hidden_dim, self.num_hops),
@@ -62,12 +69,14 @@ class QueryAttentionPooling(nn.Module):
 
     num_heads: int = 1
     score: Union[str, Score] = "scaled_dot"
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x: Array, mask: Array) -> Array:
         query = self.param("query", nn.initializers.normal(1.0), (1, 1, x.shape[-1]))
-        query = jnp.broadcast_to(query.astype(x.dtype), (x.shape[0], 1, x.shape[-1]))
-        pooled = Attention(num_heads=self.num_heads, score=self.score, name="attention")(
-            query, x, ops.key_padding_mask(mask)
+        dtype = x.dtype if self.dtype is None else self.dtype
+        query = jnp.broadcast_to(query.astype(dtype), (x.shape[0], 1, x.shape[-1]))
+        attend = Attention(
+            num_heads=self.num_heads, score=self.score, dtype=self.dtype, name="attention"
         )
-        return pooled[:, 0]
+        return attend(query, x, ops.key_padding_mask(mask))[:, 0]

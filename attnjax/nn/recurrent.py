@@ -9,6 +9,9 @@
   the plain encoder-decoder that only passes the final encoder state.
 - :class:`RNNDecoder`: the cell scanned over time; with ``decode=True`` its carry lives in the
   ``cache`` collection, so it decodes one token per call like the Transformer decoder.
+
+``dtype`` (e.g. ``jnp.bfloat16``) is the compute dtype of every module here, recurrent carry
+included; parameters stay float32. ``None`` infers it from the inputs and (float32) parameters.
 """
 
 from __future__ import annotations
@@ -26,6 +29,16 @@ from attnjax.ops import Score
 Array = jax.Array
 
 CELLS: dict[str, type[nn.RNNCellBase]] = {"lstm": nn.OptimizedLSTMCell, "gru": nn.GRUCell}
+
+
+def _zero_carry(cell: nn.RNNCellBase, x: Array, dtype: Any) -> Any:
+    """``cell``'s zero carry for ``x [batch, length, features]``, in ``dtype`` (None: the cell's own).
+
+    A cell builds its carry in its param dtype (float32); a float32 carry would promote every
+    bfloat16 step back to float32, so the recurrence is started in the compute dtype instead.
+    """
+    carry = cell.initialize_carry(jax.random.key(0), x[:, 0].shape)  # zeros: the key is unused
+    return carry if dtype is None else jax.tree.map(lambda c: c.astype(dtype), carry)
 
 
 def get_cell(name: str) -> type[nn.RNNCellBase]:
@@ -48,20 +61,28 @@ class RNNEncoder(nn.Module):
     cell: str = "lstm"
     hidden_size: int = 32
     bidirectional: bool = True
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x: Array, mask: Array) -> tuple[Array, tuple[Any, ...]]:
         cell_cls = get_cell(self.cell)
+        if self.dtype is not None:
+            x = x.astype(self.dtype)
         lengths = jnp.sum(mask.astype(jnp.int32), axis=-1)
-        forward = nn.RNN(cell_cls(self.hidden_size, name="forward_cell"), name="forward")
-        carry, outputs = forward(x, seq_lengths=lengths, return_carry=True)
+        forward_cell = cell_cls(self.hidden_size, dtype=self.dtype, name="forward_cell")
+        forward = nn.RNN(forward_cell, name="forward")
+        carry, outputs = forward(
+            x, initial_carry=_zero_carry(forward_cell, x, self.dtype), seq_lengths=lengths,
+            return_carry=True,
+        )
         carries = (carry,)
         if self.bidirectional:
-            backward = nn.RNN(
-                cell_cls(self.hidden_size, name="backward_cell"), reverse=True, keep_order=True,
-                name="backward",
+            backward_cell = cell_cls(self.hidden_size, dtype=self.dtype, name="backward_cell")
+            backward = nn.RNN(backward_cell, reverse=True, keep_order=True, name="backward")
+            back_carry, back_outputs = backward(
+                x, initial_carry=_zero_carry(backward_cell, x, self.dtype), seq_lengths=lengths,
+                return_carry=True,
             )
-            back_carry, back_outputs = backward(x, seq_lengths=lengths, return_carry=True)
             outputs = jnp.concatenate([outputs, back_outputs], axis=-1)
             carries = (carry, back_carry)
         return outputs * mask[..., None].astype(outputs.dtype), carries
@@ -79,11 +100,12 @@ class AttentionDecoderCell(nn.Module):
     hidden_size: int = 32
     score: Optional[Union[str, Score]] = "additive"
     num_heads: int = 1
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, carry, x: Array, memory: Array, memory_mask: Array):
         rnn_carry, feed = carry
-        rnn_carry, h = get_cell(self.cell)(self.hidden_size, name="rnn")(
+        rnn_carry, h = get_cell(self.cell)(self.hidden_size, dtype=self.dtype, name="rnn")(
             rnn_carry, jnp.concatenate([x, feed], axis=-1)
         )
         if self.score is None:
@@ -93,12 +115,11 @@ class AttentionDecoderCell(nn.Module):
         else:
             context, weights = Attention(
                 num_heads=self.num_heads, score=self.score, qkv_features=self.hidden_size,
-                out_features=self.hidden_size, sow_weights=False, name="attention",
+                out_features=self.hidden_size, sow_weights=False, dtype=self.dtype, name="attention",
             )(h[:, None], memory, ops.key_padding_mask(memory_mask), return_weights=True)
             context, weights = context[:, 0], jnp.mean(weights[:, :, 0], axis=1)
-            state = jnp.tanh(
-                nn.Dense(self.hidden_size, name="combine")(jnp.concatenate([h, context], axis=-1))
-            )
+            combine = nn.Dense(self.hidden_size, dtype=self.dtype, name="combine")
+            state = jnp.tanh(combine(jnp.concatenate([h, context], axis=-1)))
         return (rnn_carry, state), (state, context, weights)
 
 
@@ -117,6 +138,7 @@ class RNNDecoder(nn.Module):
     score: Optional[Union[str, Score]] = "additive"
     num_heads: int = 1
     decode: bool = False
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, y: Array, initial_rnn_carry: Any, memory: Array, memory_mask: Array):
@@ -126,7 +148,11 @@ class RNNDecoder(nn.Module):
             split_rngs={"params": False},
             in_axes=(1, nn.broadcast, nn.broadcast),
             out_axes=1,
-        )(self.cell, self.hidden_size, self.score, self.num_heads, name="step")
+        )(self.cell, self.hidden_size, self.score, self.num_heads, self.dtype, name="step")
+        if self.dtype is not None:
+            # lax.scan needs the carry in the dtype the step returns; the cache then has it too.
+            y = y.astype(self.dtype)
+            initial_rnn_carry = jax.tree.map(lambda c: c.astype(self.dtype), initial_rnn_carry)
         carry = (initial_rnn_carry, jnp.zeros((y.shape[0], self.hidden_size), y.dtype))
         if self.decode:
             is_initialized = self.has_variable("cache", "carry")

@@ -5,6 +5,9 @@ Inputs are already embedded: ``x [batch, length, d_model]`` with a token mask ``
 the stable default) or after (the original post-norm). ``LayerConfig.score=None`` removes the
 attention sub-layer of the encoder, leaving a position-wise MLP over a bag of embeddings: the
 no-attention baseline.
+
+``LayerConfig.dtype`` is the compute dtype of every projection, layer norm and attention (e.g.
+``jnp.bfloat16``); parameters stay float32 and the attention softmax runs in float32 regardless.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class LayerConfig:
     use_chunked: bool = False
     query_chunk_size: Optional[int] = None  # None: chosen by attnjax.ops.chunked_attention
     key_chunk_size: Optional[int] = None
-    dtype: Any = None
+    dtype: Any = None  # compute dtype; None: inferred from inputs and (float32) params
 
     def attention(self, *, name: str, rotary: bool = False, decode: bool = False) -> Attention:
         return Attention(
@@ -67,10 +70,12 @@ class Residual(nn.Module):
 
     pre_norm: bool = True
     dropout_rate: float = 0.0
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x: Array, f: Callable[[Array], Array], *, deterministic: bool = True) -> Array:
-        norm = nn.LayerNorm(name="norm")
+        # flax computes the normalisation statistics in float32 even for a narrower dtype.
+        norm = nn.LayerNorm(dtype=self.dtype, name="norm")
         drop = nn.Dropout(self.dropout_rate)
         if self.pre_norm:
             return x + drop(f(norm(x)), deterministic=deterministic)
@@ -86,7 +91,9 @@ class EncoderLayer(nn.Module):
     def __call__(self, x: Array, mask: Array, *, deterministic: bool = True) -> Array:
         """``x [batch, length, d_model]``, ``mask [batch, length]`` -> ``[batch, length, d_model]``."""
         cfg = self.config
-        residual = lambda name: Residual(cfg.pre_norm, cfg.dropout_rate, name=name)  # noqa: E731
+        residual = lambda name: Residual(  # noqa: E731
+            cfg.pre_norm, cfg.dropout_rate, cfg.dtype, name=name
+        )
         if cfg.score is not None:
             attend = cfg.attention(name="self_attention", rotary=cfg.rotary)
             x = residual("attention_block")(
@@ -113,7 +120,9 @@ class DecoderLayer(nn.Module):
         cfg = self.config
         if cfg.score is None:
             raise ValueError("a Transformer decoder needs an attention score; LayerConfig.score is None")
-        residual = lambda name: Residual(cfg.pre_norm, cfg.dropout_rate, name=name)  # noqa: E731
+        residual = lambda name: Residual(  # noqa: E731
+            cfg.pre_norm, cfg.dropout_rate, cfg.dtype, name=name
+        )
         self_attend = cfg.attention(name="self_attention", rotary=cfg.rotary, decode=self.decode)
         y = residual("self_attention_block")(
             y, lambda h: self_attend(h, is_causal=True, deterministic=deterministic),
@@ -143,7 +152,7 @@ class TransformerEncoder(nn.Module):
         for i in range(self.num_layers):
             x = EncoderLayer(self.config, name=f"layer_{i}")(x, mask, deterministic=deterministic)
         if self.config.pre_norm:
-            x = nn.LayerNorm(name="final_norm")(x)
+            x = nn.LayerNorm(dtype=self.config.dtype, name="final_norm")(x)
         return x
 
 
@@ -164,5 +173,5 @@ class TransformerDecoder(nn.Module):
                 y, encoded, encoded_mask, deterministic=deterministic
             )
         if self.config.pre_norm:
-            y = nn.LayerNorm(name="final_norm")(y)
+            y = nn.LayerNorm(dtype=self.config.dtype, name="final_norm")(y)
         return y
