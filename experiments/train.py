@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 config_flags.DEFINE_config_file("config", None, "experiment config file (experiments/configs/*.py)", lock_config=True)
@@ -26,6 +26,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint operation at INFO
     import jax
 
     if FLAGS.distributed:
