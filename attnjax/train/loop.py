@@ -31,7 +31,9 @@ from attnjax.train.optim import make_optimizer
 from attnjax.train.state import TrainState
 from attnjax.train.steps import make_train_step
 from attnjax.train.tasks import TASKS, EvalContext, Task, decode_ids
-from attnjax.train.workdir import RESULTS_FILE, prepare_workdir, write_json
+from attnjax.train.workdir import RESULTS_FILE, prepare_workdir, write_json, write_json_lines
+
+PREDICTIONS_FILE = "predictions_{split}.jsonl"  # per-example records of the best validation / the test evaluation
 
 
 class TrainingDivergedError(RuntimeError):
@@ -47,6 +49,7 @@ class Timer:
     evaluate: float = 0.0
     checkpoint: float = 0.0
     tokens: int = 0
+    step_bytes: int = 0  # the largest compiled train step's memory: arguments + outputs + temporaries
 
 
 def _model_config(config: Any, run: RunData):
@@ -118,11 +121,12 @@ class Run:
             out_shardings=(replicated, replicated),
             donate_argnums=0,
         )
-        task, model = self.task, self.model
+        task, model, pad_id = self.task, self.model, self.model_config.pad_id
         passthrough = ("example_mask", "example_index", "labels")  # evaluation needs them gathered too
         self._predict = jax.jit(
             lambda params, batch: {
-                **task.predict(model, params, batch), **{k: batch[k] for k in passthrough if k in batch}
+                **task.predict(model, params, batch), **{k: batch[k] for k in passthrough if k in batch},
+                "input_length": (batch["inputs"] != pad_id).sum(-1),
             },
             out_shardings=replicated,
         )
@@ -162,9 +166,11 @@ class Run:
             start = time.perf_counter()
             self._compiled[key] = self._step.lower(state, global_batch).compile()
             self.timer.compile += time.perf_counter() - start
+            self.timer.step_bytes = max(self.timer.step_bytes, _step_bytes(self._compiled[key]))
         return self._compiled[key](state, global_batch)
 
-    def evaluate(self, params: Any, split: Split) -> dict:
+    def evaluate(self, params: Any, split: Split) -> tuple[dict, list[dict]]:
+        """Metrics of ``params`` on ``split`` and one record per example (see attnjax.train.tasks)."""
         start = time.perf_counter()
         data = self.config.data
         batches = BatchIterator(
@@ -183,8 +189,18 @@ class Run:
                 yield jax.device_get(self._predict(params, global_batch)), global_batch
 
         metrics = self.task.evaluate(context, evaluated())
+        records = metrics.pop("per_example", [])
         self.timer.evaluate += time.perf_counter() - start
-        return metrics
+        return metrics, records
+
+
+def _step_bytes(compiled: Any) -> int:
+    """Device memory one compiled step needs (XLA's own accounting; 0 when the backend has none)."""
+    try:
+        m = compiled.memory_analysis()
+        return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes)
+    except Exception:  # noqa: BLE001 - optional diagnostics: some backends do not implement it
+        return 0
 
 
 def _finite(history: list[tuple[int, dict]]) -> Optional[int]:
@@ -304,12 +320,13 @@ def _train(run: Run, config: Any, workdir: Path, logger: MetricLogger, checkpoin
         if step % tc.eval_every == 0 or last:
             flush(step)
             paused = time.perf_counter()
-            last_eval = run.evaluate(state.params, run.data.eval)
+            last_eval, records = run.evaluate(state.params, run.data.eval)
             logger.write(step, "validation", last_eval)
             value = float(last_eval[ec.best_metric])
             if _improved(value, best, ec.best_mode):
                 best = {"step": step, "metric": ec.best_metric, "value": value, "metrics": last_eval}
                 checkpointer.save_best(step, state.params, best)
+                write_json_lines(workdir / PREDICTIONS_FILE.format(split="validation"), records)
             pause_interval(paused)
         if step % tc.checkpoint_every == 0 or last:
             flush(step)
@@ -322,7 +339,7 @@ def _train(run: Run, config: Any, workdir: Path, logger: MetricLogger, checkpoin
     progress.close()
     checkpointer.wait()
 
-    test = _test(run, checkpointer, state, best)
+    test = _test(run, checkpointer, state, best, workdir)
     if test is not None:
         logger.write(tc.num_steps, "test", test)
     timer = run.timer
@@ -345,7 +362,7 @@ def _train(run: Run, config: Any, workdir: Path, logger: MetricLogger, checkpoin
             "tokens_per_second": timer.tokens / timer.train if timer.train > 0 else None,
             "step_time": timer.train / max(tc.num_steps - start_step, 1),
         },
-        "memory": _peak_memory(),
+        "memory": {**_peak_memory(), "train_step_bytes": timer.step_bytes or None},
         "devices": {"count": run.mesh.devices.size, "kind": jax.devices()[0].device_kind, "processes": jax.process_count()},
         "config": as_dict(config),
     }
@@ -353,7 +370,7 @@ def _train(run: Run, config: Any, workdir: Path, logger: MetricLogger, checkpoin
     return results
 
 
-def _test(run: Run, checkpointer: Checkpointer, state: TrainState, best: Optional[dict]) -> Optional[dict]:
+def _test(run: Run, checkpointer: Checkpointer, state: TrainState, best: Optional[dict], workdir: Path) -> Optional[dict]:
     """Test metrics on the best validation parameters (the final ones when there is no best)."""
     if run.data.test is None:
         return None
@@ -361,5 +378,6 @@ def _test(run: Run, checkpointer: Checkpointer, state: TrainState, best: Optiona
     restored = checkpointer.restore_best(state.params)
     if restored is not None:
         params = restored[0]
-    metrics = run.evaluate(params, run.data.test)
+    metrics, records = run.evaluate(params, run.data.test)
+    write_json_lines(workdir / PREDICTIONS_FILE.format(split="test"), records)
     return {**metrics, "params_from_step": best["step"] if best else int(state.step)}

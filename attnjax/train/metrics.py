@@ -276,7 +276,8 @@ class RougeMetrics:
         self._sums = dict.fromkeys(ROUGE_TYPES, 0.0)
         self.count = 0
 
-    def update(self, predictions: Sequence[str], references: Sequence[str]) -> None:
+    def update(self, predictions: Sequence[str], references: Sequence[str]) -> list[dict]:
+        """Adds the pairs; returns each pair's ROUGE F-measures (x 100) for per-example analysis."""
         predictions, references = _texts("predictions", predictions), _texts("references", references)
         if len(predictions) != len(references):
             raise ValueError(
@@ -284,12 +285,15 @@ class RougeMetrics:
                 f"{len(references)}"
             )
         scorer = _scorer()
+        per_pair = []
         for prediction, reference in zip(predictions, references):
             # rouge-score takes the reference first; ROUGE-Lsum is not symmetric.
             scores = scorer.score(sentences_to_lines(reference), sentences_to_lines(prediction))
             for name in ROUGE_TYPES:
                 self._sums[name] += scores[name].fmeasure
+            per_pair.append({name: 100 * scores[name].fmeasure for name in ROUGE_TYPES})
         self.count += len(predictions)
+        return per_pair
 
     def result(self) -> dict:
         return {name: 100 * total / self.count if self.count else math.nan for name, total in self._sums.items()}

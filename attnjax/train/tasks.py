@@ -8,7 +8,9 @@ A :class:`Task` has three parts:
       which adds the batch's ``example_mask``, ``example_index`` and ``labels`` to them and gathers
       them on every process);
   ``evaluate(context, evaluated) -> metrics``: host-side metrics over a split, from the
-      ``(outputs, global_batch)`` pairs of all its batches.
+      ``(outputs, global_batch)`` pairs of all its batches; ``metrics["per_example"]`` is a list of
+      one record per evaluated example (``index`` into the split, ``input_length`` and the task's
+      per-example scores), which the loop stores as ``predictions_<split>.jsonl``.
 """
 
 from __future__ import annotations
@@ -80,11 +82,20 @@ def classification_predict(model: nn.Module, params: Any, batch: Batch) -> dict:
 def classification_evaluate(context: EvalContext, evaluated: Iterable[tuple[dict, dict]]) -> dict:
     scores = metric_lib.ClassificationMetrics(context.num_classes)
     losses = metric_lib.MeanAccumulator()
+    records = []
     for out, _ in evaluated:
         mask = out["example_mask"].astype(bool)
         scores.update(out["prediction"][mask], out["labels"][mask])
         losses.update(out["loss"][mask].sum(), mask.sum())
-    return {**scores.result(), "loss": losses.result()}
+        for i in np.flatnonzero(mask):
+            label, prediction = int(out["labels"][i]), int(out["prediction"][i])
+            records.append({
+                "index": int(out["example_index"][i]), "input_length": int(out["input_length"][i]),
+                "label": label, "prediction": prediction, "correct": float(label == prediction),
+                "loss": float(out["loss"][i]),
+            })
+    records.sort(key=lambda r: r["index"])
+    return {**scores.result(), "loss": losses.result(), "per_example": records}
 
 
 TASKS.register(
@@ -162,6 +173,7 @@ def summarization_evaluate(context: EvalContext, evaluated: Iterable[tuple[dict,
     rouge = metric_lib.RougeMetrics()
     limit = context.eval_config.max_decode_examples or None
     decoded = 0
+    records = []
     for out, global_batch in evaluated:
         mask = out["example_mask"].astype(bool)
         losses.update(out["loss_sum"][mask].sum(), out["tokens"][mask].sum())
@@ -171,10 +183,19 @@ def summarization_evaluate(context: EvalContext, evaluated: Iterable[tuple[dict,
         keep = np.flatnonzero(mask)[: None if limit is None else limit - decoded]
         predictions = [ids_to_text(context.tokenizer, ids[i]) for i in keep]
         references = [context.examples[int(out["example_index"][i])]["summary"] for i in keep]
-        rouge.update(predictions, references)
+        for i, prediction, scores in zip(keep, predictions, rouge.update(predictions, references)):
+            records.append({
+                "index": int(out["example_index"][i]), "input_length": int(out["input_length"][i]),
+                "prediction": prediction, "loss": float(out["loss_sum"][i] / max(out["tokens"][i], 1)),
+                **scores,
+            })
         decoded += len(keep)
     loss = losses.result()
-    return {"loss": loss, "perplexity": metric_lib.perplexity(loss), **rouge.result(), "decoded": decoded}
+    records.sort(key=lambda r: r["index"])
+    return {
+        "loss": loss, "perplexity": metric_lib.perplexity(loss), **rouge.result(), "decoded": decoded,
+        "per_example": records,
+    }
 
 
 TASKS.register(

@@ -30,6 +30,15 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_json_lines(path: Path, records: list) -> None:
+    """One JSON object per line, written atomically like :func:`write_json`."""
+    if jax.process_index() != 0:
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in records))
+    os.replace(tmp, path)
+
+
 def _flat(data: Any, prefix: str = "") -> dict:
     if not isinstance(data, dict):
         return {prefix: data}
