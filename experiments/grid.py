@@ -1,0 +1,143 @@
+"""The comparison grid: attention variants x tasks x seeds, expanded into one training config each.
+
+A grid file (``experiments/configs/compare_*.py``, ``grid_*.py``) defines ``get_grid()`` returning an
+``ml_collections.ConfigDict``:
+
+    grid.name        str; shown in the table's title
+    grid.variants    names in :data:`VARIANTS` (rows of the table)
+    grid.seeds       training seeds (the data of built-in tasks stays the same across seeds)
+    grid.heads       heads of the multi-head variants (single-head variants use 1)
+    grid.split       ``test`` or ``validation``: the split the table reports (the best-validation
+                     checkpoint is evaluated on it); ``validation`` where test labels are hidden
+    grid.tasks       {task name: a full training config (attnjax.train.default_config())}
+    grid.baselines   {task name: names in experiments/baselines_registry}, optional
+
+A variant only changes ``config.model`` fields, so within a task every row trains the same
+model, data and schedule except for the attention.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib.util
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import ml_collections
+
+from attnjax.registry import Registry
+from attnjax.train import complete, run_key
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One row of the table: the model fields it sets (``num_heads=None``: the grid's ``heads``)."""
+
+    label: str
+    attention: str
+    multi_head: bool = False
+
+    def apply(self, config: ml_collections.ConfigDict, heads: int) -> ml_collections.ConfigDict:
+        config = copy.deepcopy(config)
+        config.model.attention = self.attention
+        config.model.num_heads = heads if self.multi_head else 1
+        if self.attention == "none" and config.model.model == "classifier":
+            # No attention anywhere: the classifier's attention pooling becomes mean pooling.
+            config.model.pooling = "mean"
+        if self.attention == "none" and config.model.model == "seq2seq_rnn":
+            config.model.pointer = False  # copying points with the attention weights: none to point with
+        return config
+
+
+VARIANTS: Registry[Variant] = Registry("attention variant")
+VARIANTS.register("none", Variant("none (no attention)", "none"))
+for _score in ("dot", "scaled_dot", "general", "additive", "cosine", "gaussian"):
+    VARIANTS.register(_score, Variant(_score, _score))
+VARIANTS.register("multihead_scaled_dot", Variant("multi-head scaled_dot", "scaled_dot", multi_head=True))
+VARIANTS.register("multihead_additive", Variant("multi-head additive", "additive", multi_head=True))
+VARIANTS.register("multihead_dot", Variant("multi-head dot", "dot", multi_head=True))
+
+DEFAULT_VARIANTS = (
+    "none", "dot", "scaled_dot", "general", "additive", "cosine", "multihead_scaled_dot", "multihead_additive",
+)
+REFERENCE_VARIANT = "scaled_dot"  # the paired comparison in the table is against this row
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One training run of the grid."""
+
+    task: str  # the grid's task name (a table column group), e.g. "sentiment"
+    variant: str
+    seed: int
+    config: ml_collections.ConfigDict
+
+    @property
+    def key(self) -> str:
+        return run_key(self.config)
+
+    @property
+    def name(self) -> str:
+        return f"{self.task}/{self.variant}/seed{self.seed}-{self.key}"
+
+
+def load_grid(path: str | Path) -> ml_collections.ConfigDict:
+    """``get_grid()`` of a grid file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"grid config {str(path)!r} does not exist; expected a file like experiments/configs/compare_builtin.py")
+    spec = importlib.util.spec_from_file_location(f"grid_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_grid"):
+        raise ValueError(f"grid config {str(path)!r} has no get_grid() function")
+    grid = module.get_grid()
+    if grid.split not in ("test", "validation"):
+        raise ValueError(f"{path}: grid.split={grid.split!r}; expected 'test' or 'validation'")
+    for name in grid.variants:
+        VARIANTS.get(name)
+    return grid
+
+
+def _set(config: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
+    *groups, field = dotted.split(".")
+    target = config
+    for group in groups:
+        if group not in target:
+            raise ValueError(f"--set {dotted}: unknown group {group!r}; expected one of {', '.join(sorted(target.keys()))}")
+        target = target[group]
+    if field not in target and groups != ["data", "options"]:
+        raise ValueError(f"--set {dotted}: unknown field {field!r}; expected one of {', '.join(sorted(target.keys()))}")
+    with target.unlocked():
+        target[field] = value
+
+
+def expand(
+    grid: ml_collections.ConfigDict,
+    *,
+    variants: Optional[Sequence[str]] = None,
+    seeds: Optional[Sequence[int]] = None,
+    tasks: Optional[Sequence[str]] = None,
+    overrides: Sequence[tuple[str, Any]] = (),
+) -> list[RunSpec]:
+    """Every (task, variant, seed) run, in table order; ``overrides`` are ``(dotted field, value)``
+    applied to every task's config (``("train.num_steps", 100)``, ``("data.source", path)``)."""
+    variants = list(variants or grid.variants)
+    seeds = list(seeds if seeds is not None else grid.seeds)
+    task_names = list(tasks or grid.tasks.keys())
+    for name in task_names:
+        if name not in grid.tasks:
+            raise ValueError(f"unknown task {name!r} in grid {grid.name!r}; expected one of: {', '.join(grid.tasks.keys())}")
+    specs = []
+    for task in task_names:
+        base = complete(grid.tasks[task])
+        for dotted, value in overrides:
+            _set(base, dotted, value)
+        base.train.progress = False  # the grid shows one bar over all runs
+        for variant in variants:
+            for seed in seeds:
+                config = VARIANTS.get(variant).apply(base, grid.heads)
+                config.seed = int(seed)
+                specs.append(RunSpec(task, variant, int(seed), config))
+    return specs

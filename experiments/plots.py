@@ -1,0 +1,178 @@
+"""Plots of a comparison (PNG and PDF in ``<results>/plots/``), from stored results only.
+
+- ``learning_curves``: validation main metric and training loss against step, per variant (mean over seeds);
+- ``attention_<task>``: attention heatmaps of the first seed's run of each variant on the same
+  examples (sentiment: weight per token; summarization: cross-attention, summary x source);
+- ``length_<task>``: the main metric against input length (quintiles of the split's lengths);
+- ``attention_bench``: time and memory against sequence length from the attention benchmark's
+  JSON (``experiments/benchmarks/attention_bench_cpu.json``), when present.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from table import MAIN_METRICS, PAIRED_FIELD, read_jsonl  # noqa: E402
+
+BENCH_JSON = Path(__file__).resolve().parent / "benchmarks" / "attention_bench_cpu.json"
+
+
+def _save(fig, root: Path, name: str) -> list[Path]:
+    out = root / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.png", out / f"{name}.pdf"]
+    fig.savefig(paths[0], dpi=110, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None, "Creator": None, "Producer": None})
+    plt.close(fig)
+    return paths
+
+
+def _ok(runs: list[dict], task: str, variant: Optional[str] = None) -> list[dict]:
+    return [r for r in runs if r["task"] == task and r.get("status") == "ok" and (variant is None or r["variant"] == variant)]
+
+
+def _labels(runs: list[dict]) -> dict:
+    return {r["variant"]: r["label"] for r in runs}
+
+
+def learning_curves(root: Path, meta: dict, runs: list[dict]) -> list[Path]:
+    tasks = meta["tasks"]
+    fig, axes = plt.subplots(2, len(tasks), figsize=(5.5 * len(tasks), 7), squeeze=False)
+    labels = _labels(runs)
+    for col, task in enumerate(tasks):
+        task_runs = _ok(runs, task)
+        if not task_runs:
+            continue
+        kind = task_runs[0]["config"]["task"]
+        metric, title = MAIN_METRICS[kind][0]
+        for variant in meta["variants"]:
+            curves = {"validation": [], "train": []}
+            for run in _ok(runs, task, variant):
+                log = read_jsonl(root / run["workdir"] / "metrics.jsonl")
+                curves["validation"].append({r["step"]: r[metric] for r in log if r.get("split") == "validation" and metric in r})
+                curves["train"].append({r["step"]: r["loss"] for r in log if r.get("split") == "train" and "loss" in r})
+            for row, (split, key) in enumerate((("validation", metric), ("train", "loss"))):
+                steps = sorted(set.intersection(*(set(c) for c in curves[split]))) if curves[split] else []
+                if steps:
+                    values = [np.mean([c[s] for c in curves[split]]) for s in steps]
+                    axes[row, col].plot(steps, values, label=labels[variant], marker="o" if row == 0 else None, ms=3)
+        axes[0, col].set(title=f"{task}: validation {title}", xlabel="step", ylabel=title)
+        axes[1, col].set(title=f"{task}: training loss", xlabel="step", ylabel="loss", yscale="log")
+        axes[0, col].legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, root, "learning_curves")
+
+
+def _first_seed_maps(root: Path, runs: list[dict], task: str, variant: str) -> Optional[dict]:
+    for run in sorted(_ok(runs, task, variant), key=lambda r: r["seed"]):
+        path = root / run["workdir"] / "attention.json"
+        if path.exists():
+            maps = json.loads(path.read_text())
+            if maps.get("examples"):
+                return maps
+    return None
+
+
+def attention_heatmaps(root: Path, meta: dict, runs: list[dict], task: str) -> list[Path]:
+    labels = _labels(runs)
+    maps = {v: m for v in meta["variants"] if (m := _first_seed_maps(root, runs, task, v)) is not None}
+    if not maps:
+        return []
+    kind = next(iter(maps.values()))["kind"]
+    if kind == "classification":
+        examples = min(len(m["examples"]) for m in maps.values())
+        fig, axes = plt.subplots(examples, 1, figsize=(12, 1.0 + 0.45 * len(maps) * examples), squeeze=False)
+        for e in range(examples):
+            tokens = next(iter(maps.values()))["examples"][e]["tokens"]
+            rows = [m["examples"][e]["weights"][: len(tokens)] for m in maps.values()]
+            ax = axes[e, 0]
+            ax.imshow(np.array(rows), aspect="auto", cmap="viridis")
+            ax.set_xticks(range(len(tokens)), tokens, rotation=70, fontsize=7)
+            ax.set_yticks(range(len(maps)), [labels[v] for v in maps], fontsize=7)
+            example = next(iter(maps.values()))["examples"][e]
+            ax.set_title(f"{task}: example {example['index']} (label {example['label']}), weight per token", fontsize=9)
+    else:
+        fig, axes = plt.subplots(len(maps), 1, figsize=(14, 2.2 * len(maps)), squeeze=False)
+        for ax, (variant, m) in zip(axes[:, 0], maps.items()):
+            example = m["examples"][0]
+            ax.imshow(np.array(example["weights"]), aspect="auto", cmap="viridis")
+            ax.set_yticks(range(len(example["summary_tokens"])), example["summary_tokens"], fontsize=6)
+            step = max(1, len(example["tokens"]) // 60)
+            ax.set_xticks(range(0, len(example["tokens"]), step), example["tokens"][::step], rotation=80, fontsize=6)
+            ax.set_title(f"{task}, {labels[variant]}: cross-attention, summary x source (example {example['index']})", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, root, f"attention_{task}")
+
+
+def metric_by_length(root: Path, meta: dict, runs: list[dict], task: str) -> list[Path]:
+    task_runs = _ok(runs, task)
+    if not task_runs:
+        return []
+    kind = task_runs[0]["config"]["task"]
+    field = PAIRED_FIELD[kind]
+    split = meta["split"]
+    per_variant = {}
+    for variant in meta["variants"]:
+        rows = []
+        for run in _ok(runs, task, variant):
+            rows += read_jsonl(root / run["workdir"] / f"predictions_{split}.jsonl")
+        if rows:
+            per_variant[variant] = rows
+    if not per_variant:
+        return []
+    lengths = np.array([r["input_length"] for rows in per_variant.values() for r in rows])
+    edges = np.unique(np.quantile(lengths, np.linspace(0, 1, 6)))
+    if len(edges) < 2:
+        return []
+    labels = _labels(runs)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    centers = (edges[:-1] + edges[1:]) / 2
+    for variant, rows in per_variant.items():
+        x = np.array([r["input_length"] for r in rows])
+        y = np.array([r[field] for r in rows], float) * (100 if field == "correct" else 1)
+        bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+        means = [y[bins == b].mean() if (bins == b).any() else np.nan for b in range(len(edges) - 1)]
+        ax.plot(centers, means, marker="o", label=labels[variant])
+    name = "accuracy" if field == "correct" else field
+    ax.set(title=f"{task}: {name} by input length ({split})", xlabel="input length (tokens, bin centre)", ylabel=name)
+    ax.legend(fontsize=7)
+    return _save(fig, root, f"length_{task}")
+
+
+def bench_plot(root: Path, path: Path = BENCH_JSON) -> list[Path]:
+    if not path.exists():
+        return []
+    bench = json.loads(path.read_text())
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, points in sorted(bench.get("time", {}).items()):
+        points = sorted(points, key=lambda p: p["length"])
+        left.plot([p["length"] for p in points], [p["seconds"] * 1e3 for p in points], marker="o", label=name)
+    left.set(xscale="log", yscale="log", xlabel="sequence length", ylabel="forward+backward (ms)",
+             title=bench.get("time_title", "time against length"))
+    for name, points in sorted(bench.get("memory", {}).items()):
+        points = sorted(points, key=lambda p: p["length"])
+        right.plot([p["length"] for p in points], [p["bytes"] / 2**30 for p in points], marker="o", label=name)
+    right.set(xscale="log", yscale="log", xlabel="sequence length", ylabel="XLA temp memory (GiB)",
+              title=bench.get("memory_title", "memory against length"))
+    left.legend(fontsize=7)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, root, "attention_bench")
+
+
+def build(root: Path, meta: dict, runs: list[dict]) -> list[Path]:
+    root = Path(root)
+    paths = learning_curves(root, meta, runs)
+    for task in meta["tasks"]:
+        paths += attention_heatmaps(root, meta, runs, task)
+        paths += metric_by_length(root, meta, runs, task)
+    paths += bench_plot(root)
+    return paths

@@ -1,0 +1,308 @@
+"""Comparison tables (and plots) from a results directory written by experiments/compare.py.
+
+    python experiments/table.py results/            # rewrites table.md, table.csv, table.tex, plots/
+    python experiments/table.py results/ --no-plots
+
+Reads only what compare.py stored (``grid.json``, ``runs.jsonl``, ``baselines.jsonl`` and each run's
+``predictions_<split>.jsonl``, ``metrics.jsonl`` and ``attention.json``), never trains, and writes
+the same bytes for the same results.
+
+Table: a row per attention variant, a column group per task. Quality: the main metric (accuracy;
+ROUGE-1/2/L) x 100 as mean +- std over seeds on the grid's split (the best-validation checkpoint),
+and its paired difference to ``scaled_dot`` with a 95% bootstrap interval (examples resampled
+2,000 times, seed 0; per example, the seed-matched differences are averaged). Cost: parameters,
+training tokens/s, the compiled train step's memory (XLA's count: arguments + outputs +
+temporaries) and wall time per run. Bold: the best value of each column among trained variants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# Main metrics per task kind (results' config.task): (key, column header).
+MAIN_METRICS = {
+    "classification": (("accuracy", "acc"),),
+    "summarization": (("rouge1", "R-1"), ("rouge2", "R-2"), ("rougeL", "R-L")),
+}
+# Per-example field behind the paired comparison of each kind (the first main metric).
+PAIRED_FIELD = {"classification": "correct", "summarization": "rouge1"}
+BOOTSTRAP_SAMPLES = 2000
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def load(root: Path) -> tuple[dict, list[dict], list[dict]]:
+    root = Path(root)
+    if not (root / "grid.json").exists() or not (root / "runs.jsonl").exists():
+        raise FileNotFoundError(
+            f"{str(root)!r} holds no comparison results (grid.json, runs.jsonl); run experiments/compare.py --results {root} first"
+        )
+    return json.loads((root / "grid.json").read_text()), read_jsonl(root / "runs.jsonl"), read_jsonl(root / "baselines.jsonl")
+
+
+def split_metrics(record: dict, split: str) -> Optional[dict]:
+    """The metrics a run reports on the grid's split (test or best validation)."""
+    if record.get("status") != "ok":
+        return None
+    if split == "test":
+        test = record.get("test") or {}
+        return None if "skipped" in test else test
+    return (record.get("best") or {}).get("metrics")
+
+
+def task_kind(records: list[dict]) -> str:
+    return records[0]["config"]["task"]
+
+
+def _per_example(root: Path, record: dict, split: str, field: str) -> dict[int, float]:
+    rows = read_jsonl(root / record["workdir"] / f"predictions_{split}.jsonl")
+    return {r["index"]: float(r[field]) * (100.0 if field == "correct" else 1.0) for r in rows if field in r}
+
+
+def paired_bootstrap(root: Path, runs: list[dict], reference: list[dict], split: str, field: str) -> Optional[tuple[float, float, float]]:
+    """Mean per-example difference (run - reference) and its 95% bootstrap interval, seed-matched."""
+    ref_by_seed = {r["seed"]: r for r in reference if r.get("status") == "ok"}
+    diffs = []
+    for run in runs:
+        if run.get("status") != "ok" or run["seed"] not in ref_by_seed:
+            continue
+        a = _per_example(root, run, split, field)
+        b = _per_example(root, ref_by_seed[run["seed"]], split, field)
+        common = sorted(set(a) & set(b))
+        if common:
+            diffs.append(np.array([a[i] - b[i] for i in common]))
+    if not diffs or len({len(d) for d in diffs}) != 1:
+        return None
+    per_example = np.mean(diffs, axis=0)
+    rng = np.random.default_rng(0)
+    samples = rng.integers(0, len(per_example), size=(BOOTSTRAP_SAMPLES, len(per_example)))
+    means = per_example[samples].mean(1)
+    return float(per_example.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -> list[dict]:
+    """One row per (task, variant or baseline) with everything the tables show."""
+    rows = []
+    split = meta["split"]
+    for task in meta["tasks"]:
+        task_runs = [r for r in runs if r["task"] == task]
+        kind = task_kind(task_runs)
+        reference = [r for r in task_runs if r["variant"] == meta["reference"]]
+        for variant in meta["variants"]:
+            group = [r for r in task_runs if r["variant"] == variant]
+            ok = [r for r in group if split_metrics(r, split) is not None]
+            row = {
+                "task": task, "kind": kind, "row": variant, "label": group[0]["label"], "trained": True,
+                "seeds": len(ok), "seeds_planned": len(group),
+                "failed": [f"seed {r['seed']}: {r.get('error') or 'no ' + split + ' metrics'}" for r in group if r not in ok],
+            }
+            for key, _ in MAIN_METRICS[kind]:
+                values = [100.0 * split_metrics(r, split)[key] if kind == "classification" else split_metrics(r, split)[key] for r in ok]
+                row[key] = (float(np.mean(values)), float(np.std(values))) if values else None
+            row["paired"] = (
+                paired_bootstrap(root, ok, reference, split, PAIRED_FIELD[kind])
+                if variant != meta["reference"] and reference else None
+            )
+            row["num_params"] = ok[0]["num_params"] if ok else None
+            row["tokens_per_second"] = _mean([r["timing"]["tokens_per_second"] for r in ok])
+            row["step_memory_mib"] = _mean([(r["memory"].get("train_step_bytes") or math.nan) / 2**20 for r in ok])
+            row["wall_seconds"] = _mean([r["timing"]["wall_seconds"] for r in ok])
+            rows.append(row)
+        for base in (b for b in baselines if b["task"] == task):
+            row = {"task": task, "kind": kind, "row": base["name"], "label": base["label"], "trained": False,
+                   "seeds": 1, "seeds_planned": 1, "failed": [], "paired": None, "num_params": None,
+                   "tokens_per_second": None, "step_memory_mib": None, "wall_seconds": None}
+            for key, _ in MAIN_METRICS[kind]:
+                row[key] = (float(base["metrics"][key]), 0.0)
+            rows.append(row)
+    return rows
+
+
+def _mean(values: list) -> Optional[float]:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return float(np.mean(values)) if values else None
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+COST_COLUMNS = (
+    ("num_params", "params", "min", lambda v: f"{v / 1e6:.2f}M" if v >= 1e5 else f"{v / 1e3:.1f}k"),
+    ("tokens_per_second", "tok/s", "max", lambda v: f"{v:,.0f}"),
+    ("step_memory_mib", "step mem", "min", lambda v: f"{v:.1f} MiB"),
+    ("wall_seconds", "wall", "min", lambda v: f"{v:.0f} s"),
+)
+
+
+def _best(rows: list[dict], key: str, mode: str) -> Optional[float]:
+    values = [r[key][0] if isinstance(r[key], tuple) else r[key] for r in rows if r["trained"] and r[key] is not None]
+    if not values:
+        return None
+    return max(values) if mode == "max" else min(values)
+
+
+def _cell(value, best, fmt, bold) -> str:
+    if value is None:
+        return "-"
+    text = fmt(value)
+    return bold(text) if best is not None and _close(value[0] if isinstance(value, tuple) else value, best) else text
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(b))
+
+
+def _metric_fmt(value: tuple[float, float]) -> str:
+    return f"{value[0]:.1f} ± {value[1]:.1f}"
+
+
+def _paired_fmt(value: tuple[float, float, float]) -> str:
+    mark = "" if value[1] <= 0 <= value[2] else "*"
+    return f"{value[0]:+.1f} [{value[1]:+.1f}, {value[2]:+.1f}]{mark}"
+
+
+def _layout(meta: dict, rows: list[dict]):
+    """Row labels in order, and per task its rows by row name."""
+    order = list(dict.fromkeys(r["row"] for r in rows))
+    labels = {r["row"]: r["label"] for r in rows}
+    by_task = {task: {r["row"]: r for r in rows if r["task"] == task} for task in meta["tasks"]}
+    return order, labels, by_task
+
+
+def markdown(meta: dict, rows: list[dict]) -> str:
+    order, labels, by_task = _layout(meta, rows)
+    bold = lambda text: f"**{text}**"  # noqa: E731
+    seeds = ", ".join(str(s) for s in meta["seeds"])
+    out = io.StringIO()
+    out.write(f"## {meta['name']}: attention variants ({meta['split']} split, mean ± std over seeds {seeds})\n\n")
+    header, rule = ["variant"], ["---"]
+    for task in meta["tasks"]:
+        kind = next(iter(by_task[task].values()))["kind"]
+        header += [f"{task} {name}" for _, name in MAIN_METRICS[kind]] + [f"{task} Δ{MAIN_METRICS[kind][0][1]} vs {meta['reference']} [95% CI]"]
+        rule += ["---:"] * (len(MAIN_METRICS[kind]) + 1)
+    out.write("| " + " | ".join(header) + " |\n|" + "|".join(rule) + "|\n")
+    for name in order:
+        cells = [labels[name]]
+        for task in meta["tasks"]:
+            task_rows = list(by_task[task].values())
+            kind = task_rows[0]["kind"]
+            row = by_task[task].get(name)
+            for key, _ in MAIN_METRICS[kind]:
+                cells.append(_cell(row[key] if row else None, _best(task_rows, key, "max"), _metric_fmt, bold))
+            cells.append(_paired_fmt(row["paired"]) if row and row["paired"] else "-")
+        out.write("| " + " | ".join(cells) + " |\n")
+    out.write("\n| variant | " + " | ".join(f"{task} {title}" for task in meta["tasks"] for _, title, _, _ in COST_COLUMNS) + " |\n")
+    out.write("|---|" + "|".join("---:" for _ in meta["tasks"] for _ in COST_COLUMNS) + "|\n")
+    for name in order:
+        if not any(by_task[t].get(name, {}).get("trained") for t in meta["tasks"]):
+            continue
+        cells = [labels[name]]
+        for task in meta["tasks"]:
+            task_rows = list(by_task[task].values())
+            row = by_task[task].get(name)
+            for key, _, mode, fmt in COST_COLUMNS:
+                cells.append(_cell(row[key] if row else None, _best(task_rows, key, mode), fmt, bold))
+        out.write("| " + " | ".join(cells) + " |\n")
+    out.write(
+        "\nAccuracy and ROUGE x 100. Δ: paired difference to the same-seed "
+        f"`{meta['reference']}` run per example, averaged over seeds, with a 95% bootstrap interval "
+        "(* = the interval excludes 0). Bold: best trained variant per column. step mem: XLA's memory "
+        "of the compiled training step; wall: per run, including compilation and evaluation.\n"
+    )
+    failed = [(task, r["label"], f) for task in meta["tasks"] for r in by_task[task].values() for f in r["failed"]]
+    if failed:
+        out.write("\nFailed or incomplete runs:\n" + "".join(f"- {t} / {l} / {f}\n" for t, l, f in failed))
+    return out.getvalue()
+
+
+def csv_text(meta: dict, rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["task", "variant", "label", "split", "metric", "mean", "std", "seeds", "delta_vs_reference",
+                     "ci_low", "ci_high", "num_params", "tokens_per_second", "step_memory_mib", "wall_seconds"])
+    for row in rows:
+        for i, (key, _) in enumerate(MAIN_METRICS[row["kind"]]):
+            value = row[key] or (None, None)
+            paired = row["paired"] if (row["paired"] and i == 0) else (None, None, None)
+            writer.writerow([row["task"], row["row"], row["label"], meta["split"], key, _num(value[0]), _num(value[1]),
+                             row["seeds"], *(_num(p) for p in paired), _num(row["num_params"]),
+                             _num(row["tokens_per_second"]), _num(row["step_memory_mib"]), _num(row["wall_seconds"])])
+    return out.getvalue()
+
+
+def _num(value) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if isinstance(value, int) else f"{value:.4f}"
+
+
+def latex(meta: dict, rows: list[dict]) -> str:
+    order, labels, by_task = _layout(meta, rows)
+    bold = lambda text: "\\textbf{" + text + "}"  # noqa: E731
+    tex_metric = lambda v: f"{v[0]:.1f} $\\pm$ {v[1]:.1f}"  # noqa: E731
+    columns, header = [], ["Variant"]
+    for task in meta["tasks"]:
+        kind = next(iter(by_task[task].values()))["kind"]
+        columns += ["r"] * len(MAIN_METRICS[kind])
+        header += [f"{task} {name}" for _, name in MAIN_METRICS[kind]]
+    lines = [
+        "\\begin{tabular}{l" + "".join(columns) + "}", "\\toprule", " & ".join(_tex(h) for h in header) + " \\\\", "\\midrule",
+    ]
+    for name in order:
+        cells = [_tex(labels[name])]
+        for task in meta["tasks"]:
+            task_rows = list(by_task[task].values())
+            row = by_task[task].get(name)
+            for key, _ in MAIN_METRICS[task_rows[0]["kind"]]:
+                cells.append(_cell(row[key] if row else None, _best(task_rows, key, "max"), tex_metric, bold))
+        lines.append(" & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    caption = f"% {meta['name']}: {meta['split']} split, mean $\\pm$ std over seeds {', '.join(map(str, meta['seeds']))}"
+    return caption + "\n" + "\n".join(lines) + "\n"
+
+
+def _tex(text: str) -> str:
+    return text.replace("_", "\\_").replace("%", "\\%").replace("&", "\\&")
+
+
+def build(root: str | Path, plots: bool = True) -> str:
+    """Writes ``table.md``, ``table.csv``, ``table.tex`` (and ``plots/``) in ``root``; returns the markdown."""
+    root = Path(root)
+    meta, runs, baselines = load(root)
+    rows = summarize(root, meta, runs, baselines)
+    text = markdown(meta, rows)
+    (root / "table.md").write_text(text)
+    (root / "table.csv").write_text(csv_text(meta, rows))
+    (root / "table.tex").write_text(latex(meta, rows))
+    if plots:
+        import plots as plot_lib
+
+        plot_lib.build(root, meta, runs)
+    return text
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", help="a results directory written by experiments/compare.py")
+    parser.add_argument("--no-plots", action="store_true")
+    args = parser.parse_args(argv)
+    print(build(args.results, plots=not args.no_plots))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
