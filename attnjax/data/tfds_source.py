@@ -2,7 +2,8 @@
 
 Supported names and how their features map to canonical fields are listed in ``TFDS_DATASETS``.
 Nothing is downloaded unless ``download=True``: a data set that is not prepared in ``data_dir``
-fails with the command that prepares it.
+fails with the command that prepares it. Data sets are read, and prepared, as ArrayRecord (the
+random-access format ``tfds.data_source`` needs).
 
 A label TFDS stores as -1 is a hidden label (GLUE's test splits withhold theirs): it comes through
 as ``HIDDEN_LABEL`` (-1), so the split can still be read; any other label outside the label set
@@ -120,7 +121,12 @@ def tfds_source(name: str, *, data_dir: Optional[str] = None, download: bool = F
         def read() -> ExampleSequence:
             tfds = _import_tfds()
             try:
-                data = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
+                data = tfds.data_source(
+                    name, split=split, data_dir=data_dir, download=download,
+                    # tfds picks ArrayRecord by itself only when data_dir is None; with a data_dir,
+                    # download=True would prepare TFRecord files, which data_source cannot read.
+                    builder_kwargs={"file_format": "array_record"},
+                )
             except Exception as err:  # tfds raises many types (RuntimeError, AssertionError, DatasetNotFoundError...)
                 found = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(":")
                 raise FileNotFoundError(

@@ -80,3 +80,39 @@ def test_glue_test_split_with_hidden_labels_loads():
         train = list(load_split("tfds:glue/sst2", "train", data_dir="/nonexistent/tfds"))
     assert test == [{"text": f"sentence {i} of test", "label": -1} for i in range(6)]
     assert [r["label"] for r in train] == [0, 1, 0, 1, 0, 1]
+
+
+def test_download_prepares_array_record_without_tensorflow(tmp_path, monkeypatch):
+    """download=True with a data_dir prepares what tfds.data_source can read (ArrayRecord; TFDS's
+    default there is TFRecord, which needs TensorFlow and has no random access), hidden labels
+    included. A tiny in-memory builder stands in for a real download."""
+    from attnjax.data.tfds_source import TFDS_DATASETS, TfdsDataset
+
+    class AttnjaxTinyGlue(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            features = {"sentence": tfds.features.Text(), "label": tfds.features.ClassLabel(num_classes=2)}
+            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(features))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples(False), "test": self._generate_examples(True)}
+
+        def _generate_examples(self, hidden):
+            for i in range(4):
+                yield i, {"sentence": f"sentence {i}", "label": -1 if hidden else i % 2}
+
+    spec = TfdsDataset("classification", {"text": "sentence", "label": "label"}, ("train", "test"), ("neg", "pos"))
+    monkeypatch.setitem(TFDS_DATASETS._items, "attnjax_tiny_glue", spec)
+    test = list(load_split("tfds:attnjax_tiny_glue", "test", data_dir=str(tmp_path), download=True))
+    assert sorted(r["text"] for r in test) == [f"sentence {i}" for i in range(4)]
+    assert {r["label"] for r in test} == {-1}
+    assert list((tmp_path / "attnjax_tiny_glue" / "1.0.0").glob("*.array_record-*"))
+
+
+def test_tfds_builders_find_their_code():
+    # download=True reads a builder's checksums beside its code (code_path), which imports
+    # importlib_resources: a dependency of attnjax for that reason.
+    import tensorflow_datasets.text  # noqa: F401
+
+    assert tfds.builder("glue/sst2", data_dir="/nonexistent/tfds").code_path.name == "glue.py"
