@@ -4,8 +4,8 @@
 >>> inputs = run.encode(["a gripping , funny film", "dull"])  # int32 [2, L], 0 = padding
 >>> logits = run.model.apply({"params": run.params}, inputs)  # [2, num_classes]
 
-Nothing in the workdir is changed: an unreadable checkpoint is skipped with a warning, never moved,
-so a run can be inspected while (or after) it trains, and resumed later by ``train_and_evaluate``.
+Nothing in the workdir is changed: an unreadable checkpoint is skipped with a warning, never moved
+(``train_and_evaluate`` moves it aside when it resumes the run).
 """
 
 from __future__ import annotations
