@@ -1,7 +1,8 @@
 """Task kinds and their canonical example fields.
 
 Every source yields plain dicts with canonical fields, whatever its column names:
-  classification: ``{"text": str, "label": int}`` (label indexes ``label_names``);
+  classification: ``{"text": str, "label": int}`` (label indexes ``label_names``; -1 is a hidden
+  label, which only TFDS sources pass through, e.g. for GLUE's test splits);
   summarization:  ``{"document": str, "summary": str}``.
 """
 

@@ -2,7 +2,12 @@
 
 Supported names and how their features map to canonical fields are listed in ``TFDS_DATASETS``.
 Nothing is downloaded unless ``download=True``: a data set that is not prepared in ``data_dir``
-fails with the command that prepares it.
+fails with the command that prepares it. Data sets are read, and prepared, as ArrayRecord (the
+random-access format ``tfds.data_source`` needs).
+
+A label TFDS stores as -1 is a hidden label (GLUE's test splits withhold theirs): it comes through
+as ``HIDDEN_LABEL`` (-1), so the split can still be read; any other label outside the label set
+raises a ValueError naming the example.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from attnjax.data.sources import SOURCE_KINDS, Source
 from attnjax.data.splits import ExampleSequence
 from attnjax.data.tasks import Example, canonical_example
 from attnjax.registry import Registry
+
+# TFDS's ClassLabel stores -1 for an example whose label is withheld (GLUE test splits).
+HIDDEN_LABEL = -1
 
 
 @dataclass(frozen=True)
@@ -80,11 +88,24 @@ def how_to_prepare(name: str, data_dir: Optional[str]) -> str:
     )
 
 
+def _is_hidden(value) -> bool:
+    if hasattr(value, "item"):  # numpy scalars from the ArrayRecord reader
+        value = value.item()
+    return isinstance(value, int) and not isinstance(value, bool) and value == HIDDEN_LABEL
+
+
 def _converter(name: str, spec: TfdsDataset, split: str) -> Callable[[dict, int], Example]:
     where = f"tfds:{name} split {split!r}"
     note = f" ({spec.note})" if spec.note else ""
+    label_column = spec.fields.get("label")
+    unlabelled = {field: column for field, column in spec.fields.items() if field != "label"}
 
     def convert(row: dict, i: int) -> Example:
+        if label_column is not None and _is_hidden(row[label_column]):
+            # Passed through, not rejected: the split stays readable and the training loop
+            # skips evaluating on it ("hidden labels (-1)").
+            example = canonical_example(row, unlabelled, spec.label_names, f"{where} example {i}{note}")
+            return {field: HIDDEN_LABEL if field == "label" else example[field] for field in spec.fields}
         return canonical_example(row, spec.fields, spec.label_names, f"{where} example {i}{note}")
 
     return convert
@@ -100,7 +121,12 @@ def tfds_source(name: str, *, data_dir: Optional[str] = None, download: bool = F
         def read() -> ExampleSequence:
             tfds = _import_tfds()
             try:
-                data = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
+                data = tfds.data_source(
+                    name, split=split, data_dir=data_dir, download=download,
+                    # tfds picks ArrayRecord by itself only when data_dir is None; with a data_dir,
+                    # download=True would prepare TFRecord files, which data_source cannot read.
+                    builder_kwargs={"file_format": "array_record"},
+                )
             except Exception as err:  # tfds raises many types (RuntimeError, AssertionError, DatasetNotFoundError...)
                 found = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(":")
                 raise FileNotFoundError(

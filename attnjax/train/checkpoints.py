@@ -53,8 +53,12 @@ class Checkpointer:
             step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
         )
 
-    def restore_latest(self, like_state: Any) -> Optional[tuple[Any, dict]]:
-        """``(state, meta)`` of the newest readable checkpoint, or None when there is none at all."""
+    def restore_latest(self, like_state: Any, move_unreadable: bool = True) -> Optional[tuple[Any, dict]]:
+        """``(state, meta)`` of the newest readable checkpoint, or None when there is none at all.
+
+        ``move_unreadable=False`` (reading a run, not continuing it) leaves unreadable checkpoints
+        where they are instead of moving them to ``unreadable/``.
+        """
         steps = sorted(self.latest.all_steps(), reverse=True)
         failures = []
         for step in steps:
@@ -67,10 +71,10 @@ class Checkpointer:
                 )
             except Exception as error:  # orbax raises many kinds for truncated or missing files
                 failures.append(f"step {step}: {type(error).__name__}: {error}")
-                moved = self._move_aside(step)
+                moved = f"moved it to {self._move_aside(step)} and " if move_unreadable else ""
                 warnings.warn(
                     f"checkpoint {self.directory / 'latest' / str(step)} could not be restored "
-                    f"({type(error).__name__}: {str(error)[:300]}); moved it to {moved} and trying the previous one",
+                    f"({type(error).__name__}: {str(error)[:300]}); {moved}trying the previous one",
                     RuntimeWarning,
                     stacklevel=2,
                 )
@@ -78,8 +82,9 @@ class Checkpointer:
             return restored.state, dict(restored.meta)
         if steps:
             raise RuntimeError(
-                f"none of the checkpoints in {self.directory / 'latest'} could be restored (steps {steps}); "
-                f"refusing to restart from step 0 over them. Errors: " + " | ".join(failures)
+                f"none of the checkpoints in {self.directory / 'latest'} could be restored (steps {steps})"
+                + ("; refusing to restart from step 0 over them" if move_unreadable else "")
+                + ". Errors: " + " | ".join(failures)
             )
         return None
 

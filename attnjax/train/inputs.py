@@ -105,4 +105,6 @@ def _check_labels(run: RunData, num_classes: int) -> None:
                 f"the {split.name!r} split has labels {found[:20]} but config.model.num_classes={num_classes}; "
                 f"expected labels in [0, {num_classes})"
                 + (f" (label names: {', '.join(run.label_names)})" if run.label_names else "")
+                + ("; -1 marks hidden labels (e.g. GLUE's test split): train and evaluate on labelled splits"
+                   if labels.min() == -1 else "")
             )

@@ -25,7 +25,7 @@ from attnjax.models import build_model, count_params, example_inputs, validate
 from attnjax.train import parallel
 from attnjax.train.checkpoints import Checkpointer
 from attnjax.train.config import as_dict, complete, run_key
-from attnjax.train.inputs import RunData, Split, load_run_data
+from attnjax.train.inputs import Split, load_run_data
 from attnjax.train.logs import MetricLogger
 from attnjax.train.optim import make_optimizer
 from attnjax.train.state import TrainState
@@ -52,9 +52,11 @@ class Timer:
     step_bytes: int = 0  # the largest compiled train step's memory: arguments + outputs + temporaries
 
 
-def _model_config(config: Any, run: RunData):
+def run_model_config(config: Any, vocab_size: int):
+    """The :class:`attnjax.models.ModelConfig` a run of ``config`` (completed) builds, for its tokenizer's
+    ``vocab_size``; ValueError when ``config.model.max_length`` cannot hold what the run feeds."""
     values = config.model.to_dict()
-    values["vocab_size"] = run.tokenizer.vocab_size
+    values["vocab_size"] = vocab_size
     model_config = validate(values)
     longest = max(config.data.bucket_lengths)
     if TASKS.get(config.task).kind == "summarization":  # targets and decoding need positions too
@@ -109,7 +111,7 @@ class Run:
                 f"({config.train.accumulation_steps}) x devices ({self.mesh.devices.size})"
             )
         self.data = load_run_data(config, workdir, self.task.kind)
-        self.model_config = _model_config(config, self.data)
+        self.model_config = run_model_config(config, self.data.tokenizer.vocab_size)
         self.model = build_model(self.model_config)
         self.tx, self.schedule = make_optimizer(config.optimizer, config.train.num_steps)
         self.timer = Timer()
