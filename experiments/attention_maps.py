@@ -43,43 +43,52 @@ def _tokens(tokenizer: Any, ids: np.ndarray) -> list[str]:
     return [tokenizer.decode([int(i)]) or "·" for i in ids]
 
 
+def _padded(run: Any, texts: list[str]) -> tuple[np.ndarray, list[int]]:
+    """``[N, max_length]`` ids (one shape, so one compile) and each row's length."""
+    rows = run.tokenizer.encode_batch(texts, run.config.data.max_length)
+    ids = np.zeros((len(rows), run.config.data.max_length), np.int32)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+    return ids, [len(row) for row in rows]
+
+
 def _classification(run: Any, examples: list[dict]) -> list[dict]:
-    out = []
-    for index, example in enumerate(examples):
-        ids = run.tokenizer.encode_batch([example["text"]], run.config.data.max_length)[0]
-        logits, state = run.model.apply({"params": run.params}, jnp.asarray(ids)[None], mutable=["intermediates"])
-        weights = _weights(state["intermediates"], ("pooling", "self_attention"))
-        if weights is None:
-            return []
-        # [1, heads, queries, L] -> [L]: mean over heads and queries (one query for pooling).
-        per_token = weights[0].reshape(-1, weights.shape[-1]).mean(0) if weights.ndim == 4 else weights[0].mean(0)
-        out.append({
-            "index": index, "tokens": _tokens(run.tokenizer, ids), "weights": per_token.round(5).tolist(),
-            "label": int(example["label"]), "prediction": int(np.argmax(logits[0])),
-        })
-    return out
+    ids, lengths = _padded(run, [e["text"] for e in examples])
+    logits, state = run.model.apply({"params": run.params}, jnp.asarray(ids), mutable=["intermediates"])
+    weights = _weights(state["intermediates"], ("pooling", "self_attention"))
+    if weights is None:
+        return []
+    # [N, heads, queries, L] -> [N, L]: mean over heads and queries (one query for pooling).
+    per_token = weights.mean(axis=(1, 2)) if weights.ndim == 4 else weights.mean(1)
+    return [
+        {
+            "index": i, "tokens": _tokens(run.tokenizer, ids[i, :n]), "weights": per_token[i, :n].round(5).tolist(),
+            "label": int(e["label"]), "prediction": int(np.argmax(logits[i])),
+        }
+        for i, (e, n) in enumerate(zip(examples, lengths))
+    ]
 
 
 def _summarization(run: Any, examples: list[dict]) -> list[dict]:
     from attnjax.train.tasks import BOS_ID, EOS_ID, decode_ids, shift_right
 
+    ids, lengths = _padded(run, [e["document"] for e in examples])
+    inputs = jnp.asarray(ids)
+    decoded = np.asarray(decode_ids(run.model, run.params, inputs, run.config.eval))  # [N, T]
+    _, state = run.model.apply(
+        {"params": run.params}, inputs, shift_right(jnp.asarray(decoded), BOS_ID), mutable=["intermediates"]
+    )
+    weights = _weights(state["intermediates"], ("cross_attention", "decoder"))
+    if weights is None:
+        return []
     out = []
-    for index, example in enumerate(examples):
-        ids = run.tokenizer.encode_batch([example["document"]], run.config.data.max_length)[0]
-        inputs = jnp.asarray(ids)[None]
-        decoded = np.asarray(decode_ids(run.model, run.params, inputs, run.config.eval))[0]
-        end = np.flatnonzero(decoded == EOS_ID)
-        summary = decoded[: end[0] + 1] if end.size else decoded
-        _, state = run.model.apply(
-            {"params": run.params}, inputs, shift_right(jnp.asarray(summary)[None], BOS_ID), mutable=["intermediates"]
-        )
-        weights = _weights(state["intermediates"], ("cross_attention", "decoder"))
-        if weights is None:
-            return []
+    for i, n in enumerate(lengths):
+        end = np.flatnonzero(decoded[i] == EOS_ID)
+        t = end[0] + 1 if end.size else decoded.shape[1]  # the summary up to its EOS
         out.append({
-            "index": index, "tokens": _tokens(run.tokenizer, ids),
-            "summary_tokens": _tokens(run.tokenizer, summary),
-            "weights": weights[0].mean(0).round(5).tolist(),  # [T, S]
+            "index": i, "tokens": _tokens(run.tokenizer, ids[i, :n]),
+            "summary_tokens": _tokens(run.tokenizer, decoded[i, :t]),
+            "weights": weights[i].mean(0)[:t, :n].round(5).tolist(),  # [T, S], heads averaged
         })
     return out
 

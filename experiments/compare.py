@@ -178,7 +178,8 @@ def _record(spec: grid_lib.RunSpec, outcome: dict, results_root: Path) -> dict:
         "seed": spec.seed, "run_key": spec.key, "workdir": str(Path("runs") / spec.name),
     }
     if "results" in outcome:
-        return {**record, "status": "ok", **{k: v for k, v in outcome["results"].items() if k != "run_key"}}
+        # The grid's names win over the results' own (results["task"] is the task kind).
+        return {**outcome["results"], **record, "status": "ok"}
     from attnjax.train.config import as_dict
 
     return {**record, "status": "failed", "error": outcome["error"], "config": as_dict(spec.config)}
