@@ -1,0 +1,154 @@
+"""experiments/compare.py and table.py: the grid trains, resumes, records failures and rebuilds tables."""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "experiments"))
+
+import compare  # noqa: E402
+import grid as grid_lib  # noqa: E402
+import table  # noqa: E402
+
+TINY_GRID = '''
+import ml_collections
+from attnjax.train import default_config
+
+
+def task(source, steps=6):
+    config = default_config()
+    config.data.source = source
+    config.data.options = {"num_examples": {"train": 256, "validation": 48, "test": 48}} if source.startswith("builtin") else {}
+    config.data.max_length = 32
+    config.data.bucket_lengths = (32,)
+    config.model.d_model = 16
+    config.model.num_layers = 1
+    config.model.mlp_dim = 16
+    config.model.pooling = "attention"
+    config.model.max_length = 32
+    config.train.batch_size = 16
+    config.train.num_steps = steps
+    config.train.log_every = 3
+    config.train.eval_every = 3
+    config.train.checkpoint_every = 6
+    config.eval.batch_size = 48
+    config.optimizer.warmup_steps = 1
+    return config
+
+
+def get_grid():
+    grid = ml_collections.ConfigDict()
+    grid.name = "tiny"
+    grid.variants = ("none", "scaled_dot", "multihead_additive")
+    grid.seeds = (0, 1)
+    grid.heads = 2
+    grid.split = "test"
+    grid.tasks = {"sentiment": task("builtin:sentiment"), "broken": task("BROKEN_PATH")}
+    return grid
+'''
+
+
+def _grid_file(tmp_path) -> Path:
+    path = tmp_path / "tiny_grid.py"
+    path.write_text(TINY_GRID.replace("BROKEN_PATH", str(tmp_path / "missing.jsonl")))
+    return path
+
+
+def test_variants_set_attention_and_heads():
+    base = grid_lib.complete({"model": {"pooling": "attention"}})
+    single = grid_lib.VARIANTS.get("additive").apply(base, heads=4)
+    multi = grid_lib.VARIANTS.get("multihead_additive").apply(base, heads=4)
+    none = grid_lib.VARIANTS.get("none").apply(base, heads=4)
+    assert (single.model.attention, single.model.num_heads) == ("additive", 1)
+    assert (multi.model.attention, multi.model.num_heads) == ("additive", 4)
+    assert (none.model.attention, none.model.pooling) == ("none", "mean")  # no attention pooling either
+    assert base.model.pooling == "attention"  # the base config is not modified
+    with pytest.raises(ValueError, match="unknown attention variant 'flash'.*multihead_scaled_dot"):
+        grid_lib.VARIANTS.get("flash")
+
+
+def test_expand_and_overrides(tmp_path):
+    grid = grid_lib.load_grid(_grid_file(tmp_path))
+    specs = grid_lib.expand(grid, tasks=["sentiment"], overrides=[("train.num_steps", 2), ("data.options.seed", 3)])
+    assert [(s.variant, s.seed) for s in specs] == [(v, s) for v in grid.variants for s in (0, 1)]
+    assert {s.config.train.num_steps for s in specs} == {2} and specs[0].config.data.options.seed == 3
+    assert len({s.key for s in specs}) == len(specs)  # every run has its own workdir
+    with pytest.raises(ValueError, match="unknown field 'num_stepz'"):
+        grid_lib.expand(grid, overrides=[("train.num_stepz", 2)])
+    with pytest.raises(ValueError, match="unknown task 'imdb'"):
+        grid_lib.expand(grid, tasks=["imdb"])
+
+
+def test_bad_arguments_fail_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        grid_lib.load_grid(tmp_path / "nope.py")
+    with pytest.raises(ValueError, match="--workers='0'"):
+        compare.worker_count("0")
+    with pytest.raises(FileNotFoundError, match="no comparison results"):
+        table.build(tmp_path)
+
+
+def test_paired_bootstrap_interval(tmp_path):
+    # Two seeds of a run that is right on 60% of the examples where the reference is right on 50%.
+    rng = np.random.default_rng(1)
+    runs, reference = [], []
+    for seed in (0, 1):
+        for name, rate, into in (("a", 0.6, runs), ("ref", 0.5, reference)):
+            workdir = tmp_path / f"{name}{seed}"
+            workdir.mkdir()
+            correct = rng.random(2000) < rate
+            (workdir / "predictions_test.jsonl").write_text(
+                "".join(json.dumps({"index": i, "correct": float(c)}) + "\n" for i, c in enumerate(correct))
+            )
+            into.append({"status": "ok", "seed": seed, "workdir": workdir.name})
+    mean, low, high = table.paired_bootstrap(tmp_path, runs, reference, "test", "correct")
+    assert low < mean < high and low < 10 < high and 0 < low  # about +10 points, clearly above 0
+    assert table.paired_bootstrap(tmp_path, runs, reference, "test", "correct") == (mean, low, high)  # seeded
+
+
+def test_grid_runs_records_failures_resumes_and_rebuilds_tables(tmp_path, capsys):
+    results = tmp_path / "results"
+    args = ["--config", str(_grid_file(tmp_path)), "--results", str(results), "--workers", "1"]
+    assert compare.main(args) == 1  # the broken task's runs failed; the grid went on
+    records = [json.loads(line) for line in (results / "runs.jsonl").read_text().splitlines()]
+    assert len(records) == 12
+    ok = [r for r in records if r["status"] == "ok"]
+    failed = [r for r in records if r["status"] == "failed"]
+    assert {r["task"] for r in ok} == {"sentiment"} and len(ok) == 6
+    assert {r["task"] for r in failed} == {"broken"} and all("missing.jsonl" in r["error"] for r in failed)
+    assert all((results / r["workdir"] / "error.json").exists() for r in failed)
+    for r in ok:  # every run's config, metrics and timings
+        assert r["config"]["model"]["attention"] in ("none", "scaled_dot", "additive")
+        assert 0 <= r["test"]["accuracy"] <= 1 and r["timing"]["wall_seconds"] > 0 and r["num_params"] > 0
+    maps = json.loads((results / ok[2]["workdir"] / "attention.json").read_text())  # scaled_dot, seed 0
+    assert maps["kind"] == "classification" and len(maps["examples"]) == 3
+    assert all(abs(sum(e["weights"]) - 1) < 1e-3 and len(e["weights"]) == len(e["tokens"]) for e in maps["examples"])
+
+    markdown = (results / "table.md").read_text()
+    assert "| scaled_dot |" in markdown and "| multi-head additive |" in markdown and "[95% CI]" in markdown
+    assert "broken / none (no attention) / seed 0: FileNotFoundError" in markdown
+    assert "\\begin{tabular}" in (results / "table.tex").read_text()
+    assert (results / "table.csv").read_text().count("\nsentiment,") == 3
+    for name in ("learning_curves", "attention_sentiment", "length_sentiment"):
+        assert (results / "plots" / f"{name}.png").stat().st_size > 1000
+
+    tables = {name: (results / name).read_bytes() for name in ("table.md", "table.csv", "table.tex")}
+    grid_meta = (results / "grid.json").read_text()
+    trained = {r["name"]: (results / r["workdir"] / "results.json").stat().st_mtime_ns for r in ok}
+    start = time.perf_counter()
+    assert compare.main(args + ["--tasks", "sentiment"]) == 0  # nothing left to train
+    assert time.perf_counter() - start < 30
+    assert trained == {r["name"]: (results / r["workdir"] / "results.json").stat().st_mtime_ns for r in ok}
+
+    # The failed task dropped out of runs.jsonl above; put it back and rebuild from storage alone.
+    (results / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (results / "grid.json").write_text(grid_meta)
+    for name in tables:
+        (results / name).unlink()
+    table.build(results, plots=False)
+    assert {name: (results / name).read_bytes() for name in tables} == tables
