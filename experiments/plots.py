@@ -4,8 +4,8 @@
 - ``attention_<task>``: attention heatmaps of the first seed's run of each variant on the same
   examples (sentiment: weight per token; summarization: cross-attention, summary x source);
 - ``length_<task>``: the main metric against input length (quintiles of the split's lengths);
-- ``attention_bench``: time and memory against sequence length from the attention benchmark's
-  JSON (``experiments/benchmarks/attention_bench_cpu.json``), when present.
+- ``attention_bench``: forward+backward time per sequence and XLA memory against sequence length,
+  parsed from the attention benchmark's stored output (``experiments/benchmarks/attention_bench_cpu.md``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import numpy as np  # noqa: E402
 
 from table import MAIN_METRICS, PAIRED_FIELD, read_jsonl  # noqa: E402
 
-BENCH_JSON = Path(__file__).resolve().parent / "benchmarks" / "attention_bench_cpu.json"
+# The attention benchmark's stored output (experiments/benchmarks/attention_bench.py --out ...).
+BENCH_MARKDOWN = Path(__file__).resolve().parent / "benchmarks" / "attention_bench_cpu.md"
 
 
 def _save(fig, root: Path, name: str) -> list[Path]:
@@ -147,23 +148,47 @@ def metric_by_length(root: Path, meta: dict, runs: list[dict], task: str) -> lis
     return _save(fig, root, f"length_{task}")
 
 
-def bench_plot(root: Path, path: Path = BENCH_JSON) -> list[Path]:
+_SIZE = {"ms": 1e-3, "s": 1.0, "µs": 1e-6}
+TIME_CONTENDERS = ("jax.nn.dot_product_attention", "torch sdpa", "scaled_dot plain", "scaled_dot chunked", "additive chunked")
+
+
+def parse_bench(text: str) -> dict:
+    """The attention benchmark's markdown output -> forward+backward time per sequence and XLA
+    temp memory against length: ``{"time": {name: [(L, seconds)]}, "memory": {name: [(L, bytes)]}}``."""
+    time_points: dict = {}
+    memory_points: dict = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and "x" in cells[0] and cells[1] == "fwd+bwd" and cells[2] in TIME_CONTENDERS:
+            value, _, unit = cells[3].partition(" ")
+            if unit in _SIZE:
+                batch, length = (int(v) for v in cells[0].split("x"))
+                time_points.setdefault(cells[2], []).append((length, float(value) * _SIZE[unit] / batch))
+        elif len(cells) == 5 and cells[0].isdigit() and cells[2].endswith("GiB"):
+            memory_points.setdefault(cells[1], []).append((int(cells[0]), float(cells[2].split()[0]) * 2**30))
+    return {"time": time_points, "memory": memory_points}
+
+
+def bench_plot(root: Path, path: Path = BENCH_MARKDOWN) -> list[Path]:
     if not path.exists():
         return []
-    bench = json.loads(path.read_text())
+    bench = parse_bench(path.read_text())
+    if not bench["time"] and not bench["memory"]:
+        return []
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, points in sorted(bench.get("time", {}).items()):
-        points = sorted(points, key=lambda p: p["length"])
-        left.plot([p["length"] for p in points], [p["seconds"] * 1e3 for p in points], marker="o", label=name)
-    left.set(xscale="log", yscale="log", xlabel="sequence length", ylabel="forward+backward (ms)",
-             title=bench.get("time_title", "time against length"))
-    for name, points in sorted(bench.get("memory", {}).items()):
-        points = sorted(points, key=lambda p: p["length"])
-        right.plot([p["length"] for p in points], [p["bytes"] / 2**30 for p in points], marker="o", label=name)
+    for name, points in sorted(bench["time"].items()):
+        points = sorted(points)
+        left.plot([p[0] for p in points], [p[1] * 1e3 for p in points], marker="o", label=name)
+    left.set(xscale="log", yscale="log", xlabel="sequence length", ylabel="forward+backward per sequence (ms)",
+             title="time (B=8 up to 2048, B=1 at 8192; H=8, D=64)")
+    for name, points in sorted(bench["memory"].items()):
+        points = sorted(points)
+        right.plot([p[0] for p in points], [p[1] / 2**30 for p in points], marker="o", label=name)
     right.set(xscale="log", yscale="log", xlabel="sequence length", ylabel="XLA temp memory (GiB)",
-              title=bench.get("memory_title", "memory against length"))
+              title="forward+backward memory (B=1, H=8, D=64)")
     left.legend(fontsize=7)
     right.legend(fontsize=7)
+    fig.suptitle(f"attention benchmark: {path.name}", fontsize=9)
     fig.tight_layout()
     return _save(fig, root, "attention_bench")
 
