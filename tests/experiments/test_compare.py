@@ -20,7 +20,7 @@ import ml_collections
 from attnjax.train import default_config
 
 
-def task(source, steps=6):
+def task(source, steps=4):
     config = default_config()
     config.data.source = source
     config.data.options = {"num_examples": {"train": 256, "validation": 48, "test": 48}} if source.startswith("builtin") else {}
@@ -33,9 +33,9 @@ def task(source, steps=6):
     config.model.max_length = 32
     config.train.batch_size = 16
     config.train.num_steps = steps
-    config.train.log_every = 3
-    config.train.eval_every = 3
-    config.train.checkpoint_every = 6
+    config.train.log_every = 2
+    config.train.eval_every = 2
+    config.train.checkpoint_every = 4
     config.eval.batch_size = 48
     config.optimizer.warmup_steps = 1
     return config
@@ -44,7 +44,7 @@ def task(source, steps=6):
 def get_grid():
     grid = ml_collections.ConfigDict()
     grid.name = "tiny"
-    grid.variants = ("none", "scaled_dot", "multihead_additive")
+    grid.variants = ("none", "multihead_additive", "scaled_dot")
     grid.seeds = (0, 1)
     grid.heads = 2
     grid.split = "test"
@@ -125,7 +125,7 @@ def test_grid_runs_records_failures_resumes_and_rebuilds_tables(tmp_path, capsys
     for r in ok:  # every run's config, metrics and timings
         assert r["config"]["model"]["attention"] in ("none", "scaled_dot", "additive")
         assert 0 <= r["test"]["accuracy"] <= 1 and r["timing"]["wall_seconds"] > 0 and r["num_params"] > 0
-    maps = json.loads((results / ok[2]["workdir"] / "attention.json").read_text())  # scaled_dot, seed 0
+    maps = json.loads((results / ok[2]["workdir"] / "attention.json").read_text())  # multi-head additive, seed 0
     assert maps["kind"] == "classification" and len(maps["examples"]) == 3
     assert all(abs(sum(e["weights"]) - 1) < 1e-3 and len(e["weights"]) == len(e["tokens"]) for e in maps["examples"])
 
