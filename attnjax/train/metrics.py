@@ -188,7 +188,10 @@ def perplexity(mean_token_loss) -> float:
 
 # --- sentences -----------------------------------------------------------------------------------
 
-_SENTENCE_TAG = re.compile(r"</?s>")
+# <s> / </s> sentence tags (CNN/DailyMail's preprocessed abstracts), also as a word-level
+# tokenizer decodes them ("< s >", "< / s >"), so a model trained on tagged targets is scored
+# on its sentences, not on stray "s" words.
+_SENTENCE_TAG = re.compile(r"<\s*/?\s*s\s*>")
 # A sentence ends at a run of . ! ? with any closing quotes or brackets stuck to it (or, in PTB
 # tokenization, a separate closing quote ''), when whitespace and more text follow. The closers are
 # taken all or nothing (an atomic group spelled as a lookahead, for Python 3.10), so a closer that

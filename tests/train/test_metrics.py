@@ -163,6 +163,8 @@ def test_sentence_tags_become_lines():
         "marseille prosecutor says so far no videos were used .\na second sentence ."
     )
     assert metrics.split_sentences("<s> one </s>") == ["one"]
+    # As a word-level tokenizer decodes the tags.
+    assert metrics.split_sentences("< s > one . < / s > < s > two . < / s >") == ["one .", "two ."]
 
 
 @pytest.mark.parametrize(
