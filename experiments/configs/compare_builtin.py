@@ -3,13 +3,15 @@
     python experiments/compare.py            # this grid; results/ (table.md, table.csv, table.tex, plots/)
 
 Tasks (attnjax.data built-in tasks, generated from seed 0, no download; see README "Built-in tasks"):
-  sentiment      builtin:sentiment, 8,000 training reviews, 1,000 validation, 1,000 test; a 1-layer
-                 pre-norm Transformer (d_model 32, MLP 64) with attention pooling (a learned query
-                 attending with the variant's score); "none" has no self-attention and mean pooling.
+  sentiment      builtin:sentiment, 20,000 training reviews, 1,000 validation, 1,000 test; a 1-layer
+                 pre-norm Transformer (d_model 64, MLP 128) with attention pooling (a learned query
+                 attending with the variant's score), 600 steps of 64; "none" has no self-attention
+                 and mean pooling.
   summarization  builtin:salient_summary, 4,000 training documents (6-12 events, up to 172 words),
                  1,000 validation, 1,000 test (ROUGE on the first 200 of each); an LSTM encoder-decoder
                  (d_model 64) whose decoder attends over the encoder states with the variant's score
-                 (Bahdanau/Luong style, input feeding); "none" passes only the final encoder state.
+                 (Bahdanau/Luong style, input feeding) and copies through it (pointer-generator),
+                 200 steps of 32; "none" passes only the final encoder state (and has no pointer).
 Single-head variants use 1 head, multi-head ones 4. The table reports the test split on the
 best-validation checkpoint.
 
@@ -26,7 +28,7 @@ def sentiment():
     config = default_config()
     config.task = "classification"
     config.data.source = "builtin:sentiment"
-    config.data.options = {"num_examples": {"train": 8000, "validation": 1000, "test": 1000}}
+    config.data.options = {"num_examples": {"train": 20000, "validation": 1000, "test": 1000}}
     config.data.tokenizer = "word"
     config.data.max_length = 32
     config.data.bucket_lengths = (32,)
