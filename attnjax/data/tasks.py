@@ -8,6 +8,8 @@ Every source yields plain dicts with canonical fields, whatever its column names
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
@@ -110,12 +112,30 @@ def label_index(value: Any, label_names: Sequence[str], where: str) -> int:
 def canonical_example(row: Mapping[str, Any], mapping: Mapping[str, str], label_names: Sequence[str], where: str) -> Example:
     """``{canonical field: value}`` from a raw ``row`` and ``mapping`` (canonical field -> column).
 
-    ``label`` becomes an index into ``label_names``; every other field is text.
+    ``label`` becomes an index into ``label_names``; every other field is text, and a ``summary``
+    whose sentences are wrapped in ``<s> ... </s>`` tags (the preprocessed CNN/DailyMail abstracts)
+    becomes one sentence per line, as TFDS's highlights are: tokenizers would otherwise learn the
+    tags as words (SentencePiece reserves ``<s>``/``</s>`` and maps their characters to unknown).
     """
-    return {
-        field: label_index(row[column], label_names, where) if field == "label" else as_text(row[column], where)
-        for field, column in mapping.items()
-    }
+    example = {}
+    for field, column in mapping.items():
+        if field == "label":
+            example[field] = label_index(row[column], label_names, where)
+        else:
+            text = as_text(row[column], where)
+            example[field] = untag_sentences(text) if field == "summary" else text
+    return example
+
+
+_SENTENCE_TAGS = re.compile(r"\s*<s>\s*(.*?)\s*</s>\s*", re.DOTALL)
+
+
+def untag_sentences(text: str) -> str:
+    """``"<s> one . </s> <s> two . </s>"`` -> ``"one .\ntwo ."``; text without tags is returned as is."""
+    if "<s>" not in text:
+        return text
+    sentences = [" ".join(m.group(1).split()) for m in _SENTENCE_TAGS.finditer(text)]
+    return "\n".join(s for s in sentences if s)
 
 
 def as_text(value: Any, where: str) -> str:

@@ -115,3 +115,15 @@ def test_bad_json_line_and_unsupported_type(tmp_path):
     other.write_text("x")
     with pytest.raises(ValueError, match="unsupported file type"):
         load_split(str(other), "train")
+
+
+
+def test_tagged_summary_sentences_become_lines(tmp_path):
+    # The preprocessed CNN/DailyMail abstracts wrap each sentence in <s> </s>.
+    rows = [{"article": "a b . c d .", "abstract": "<s> first one . </s> <s>  second   one . </s>"},
+            {"article": "x .", "abstract": "untagged <b> summary ."}]
+    for split in ("train", "validation"):
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    examples = load_split(str(tmp_path), "validation")
+    assert [e["summary"] for e in examples] == ["first one .\nsecond one .", "untagged <b> summary ."]
+    assert examples[0]["document"] == "a b . c d ."  # documents are left alone
