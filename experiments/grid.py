@@ -82,6 +82,20 @@ class RunSpec:
         return f"{self.task}/{self.variant}/seed{self.seed}-{self.key}"
 
 
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def config_module(name: str):
+    """``experiments/configs/<name>.py`` as a module, so one grid file can build on another's config."""
+    path = CONFIG_DIR / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"no config {str(path)!r}; expected one of: {', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.py')))}")
+    spec = importlib.util.spec_from_file_location(f"config_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_grid(path: str | Path) -> ml_collections.ConfigDict:
     """``get_grid()`` of a grid file."""
     path = Path(path)

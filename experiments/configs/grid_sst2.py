@@ -14,17 +14,8 @@ Expected (2-core CPU, one seed, local copy): 0.78-0.82 validation accuracy for e
 variant, about 4-8 minutes per run; README "Real data" has the measured table.
 """
 
-import importlib.util
-from pathlib import Path
-
 import ml_collections
-
-
-def _sst2_config():
-    spec = importlib.util.spec_from_file_location("sst2_config", Path(__file__).with_name("sst2.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+from grid import config_module  # experiments/grid.py (compare.py puts experiments/ on sys.path)
 
 
 def get_grid():
@@ -34,7 +25,7 @@ def get_grid():
     grid.seeds = (0,)
     grid.heads = 4
     grid.split = "validation"
-    config = _sst2_config()
+    config = config_module("sst2").get_config()
     config.data.test_split = ""  # hidden labels
     grid.tasks = {"sst2": config}
     return grid
