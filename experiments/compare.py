@@ -252,7 +252,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     records = run_grid(specs, root, workers, grid.split)
     baselines = baseline_rows.compute(grid, specs, root)
     meta = {
-        "name": grid.name, "split": grid.split, "reference": grid_lib.REFERENCE_VARIANT,
+        "name": grid.name, "split": grid.split, "reference": grid_lib.reference_variant([s.variant for s in specs]),
         "tasks": list(dict.fromkeys(s.task for s in specs)), "variants": list(dict.fromkeys(s.variant for s in specs)),
         "seeds": sorted({s.seed for s in specs}), "grid_file": str(grid_path(args)),
     }

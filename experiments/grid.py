@@ -64,6 +64,13 @@ DEFAULT_VARIANTS = (
 REFERENCE_VARIANT = "scaled_dot"  # the paired comparison in the table is against this row
 
 
+def reference_variant(variants: Sequence[str]) -> str:
+    """``scaled_dot`` when the grid trains it, else its first attention variant (not ``none``)."""
+    if REFERENCE_VARIANT in variants:
+        return REFERENCE_VARIANT
+    return next((v for v in variants if v != "none"), REFERENCE_VARIANT)
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
     """One training run of the grid."""

@@ -9,8 +9,9 @@ the same bytes for the same results.
 
 Table: a row per attention variant, a column group per task. Quality: the main metric (accuracy;
 ROUGE-1/2/L) x 100 as mean +- std over seeds on the grid's split (the best-validation checkpoint),
-and its paired difference to ``scaled_dot`` with a 95% bootstrap interval (examples resampled
-2,000 times, seed 0; per example, the seed-matched differences are averaged). Cost: parameters,
+and its paired difference to ``scaled_dot`` (the first attention variant when the grid has no
+``scaled_dot``) with a 95% bootstrap interval (examples resampled 2,000 times, seed 0; per example,
+the seed-matched differences are averaged); one seed shows no std. Cost: parameters,
 training tokens/s, the compiled train step's memory (XLA's count: arguments + outputs +
 temporaries) and wall time per run. Bold: the best value of each column among trained variants.
 """
@@ -113,7 +114,8 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
             }
             for key, _ in MAIN_METRICS[kind]:
                 values = [100.0 * split_metrics(r, split)[key] if kind == "classification" else split_metrics(r, split)[key] for r in ok]
-                row[key] = (float(np.mean(values)), float(np.std(values))) if values else None
+                # One seed has no spread to show: std None.
+                row[key] = (float(np.mean(values)), float(np.std(values)) if len(values) > 1 else None) if values else None
             row["paired"] = (
                 paired_bootstrap(root, ok, reference, split, PAIRED_FIELD[kind])
                 if variant != meta["reference"] and reference else None
@@ -128,7 +130,7 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
                    "seeds": 1, "seeds_planned": 1, "failed": [], "paired": None, "num_params": None,
                    "tokens_per_second": None, "step_memory_mib": None, "wall_seconds": None}
             for key, _ in MAIN_METRICS[kind]:
-                row[key] = (float(base["metrics"][key]), 0.0)
+                row[key] = (float(base["metrics"][key]), None)
             rows.append(row)
     return rows
 
@@ -166,8 +168,8 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9 * max(1.0, abs(b))
 
 
-def _metric_fmt(value: tuple[float, float]) -> str:
-    return f"{value[0]:.1f} ± {value[1]:.1f}"
+def _metric_fmt(value: tuple[float, Optional[float]]) -> str:
+    return f"{value[0]:.1f}" if value[1] is None else f"{value[0]:.1f} ± {value[1]:.1f}"
 
 
 def _paired_fmt(value: tuple[float, float, float]) -> str:
@@ -187,8 +189,9 @@ def markdown(meta: dict, rows: list[dict]) -> str:
     order, labels, by_task = _layout(meta, rows)
     bold = lambda text: f"**{text}**"  # noqa: E731
     seeds = ", ".join(str(s) for s in meta["seeds"])
+    spread = f"mean ± std over seeds {seeds}" if len(meta["seeds"]) > 1 else f"seed {seeds}"
     out = io.StringIO()
-    out.write(f"## {meta['name']}: attention variants ({meta['split']} split, mean ± std over seeds {seeds})\n\n")
+    out.write(f"## {meta['name']}: attention variants ({meta['split']} split, {spread})\n\n")
     header, rule = ["variant"], ["---"]
     for task in meta["tasks"]:
         kind = next(iter(by_task[task].values()))["kind"]
@@ -253,7 +256,7 @@ def _num(value) -> str:
 def latex(meta: dict, rows: list[dict]) -> str:
     order, labels, by_task = _layout(meta, rows)
     bold = lambda text: "\\textbf{" + text + "}"  # noqa: E731
-    tex_metric = lambda v: f"{v[0]:.1f} $\\pm$ {v[1]:.1f}"  # noqa: E731
+    tex_metric = lambda v: f"{v[0]:.1f}" if v[1] is None else f"{v[0]:.1f} $\\pm$ {v[1]:.1f}"  # noqa: E731
     columns, header = [], ["Variant"]
     for task in meta["tasks"]:
         kind = next(iter(by_task[task].values()))["kind"]
