@@ -18,16 +18,14 @@ def masked_softmax(logits: Array, mask: Optional[Array] = None, axis: int = -1) 
     can appear in the backward pass.
     """
     logits = logits.astype(jnp.float32)
-    if mask is None:
-        row_max = jnp.max(logits, axis=axis, keepdims=True)
-    else:
-        row_max = jnp.max(jnp.where(mask, logits, -jnp.inf), axis=axis, keepdims=True)
-    # The max only stabilises exp; softmax does not depend on it, so it needs no gradient.
+    if mask is not None:
+        # One select: masked logits become -inf, so exp gives exactly 0 there and its gradient
+        # (exp(-inf) * g) is 0 too; the select passes no gradient to masked logits.
+        logits = jnp.where(mask, logits, -jnp.inf)
+    row_max = jnp.max(logits, axis=axis, keepdims=True)
+    # The max only stabilises exp; softmax does not depend on it, so it needs no gradient. A
+    # fully masked row has max -inf: shift it by 0 instead (its exps are all 0).
     row_max = jax.lax.stop_gradient(jnp.where(jnp.isfinite(row_max), row_max, 0.0))
-    shifted = logits - row_max
-    if mask is None:
-        unnormalized = jnp.exp(shifted)
-    else:
-        unnormalized = jnp.where(mask, jnp.exp(jnp.where(mask, shifted, 0.0)), 0.0)
+    unnormalized = jnp.exp(logits - row_max)
     total = jnp.sum(unnormalized, axis=axis, keepdims=True)
     return unnormalized / jnp.where(total > 0, total, 1.0)
