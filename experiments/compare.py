@@ -172,7 +172,7 @@ def train_one(config_dict: dict, workdir: str, report_split: str) -> dict:
         return record
 
 
-def _record(spec: grid_lib.RunSpec, outcome: dict, results_root: Path) -> dict:
+def _record(spec: grid_lib.RunSpec, outcome: dict) -> dict:
     record = {
         "name": spec.name, "task": spec.task, "variant": spec.variant, "label": grid_lib.VARIANTS.get(spec.variant).label,
         "seed": spec.seed, "run_key": spec.key, "workdir": str(Path("runs") / spec.name),
@@ -222,7 +222,7 @@ def run_grid(specs: list[grid_lib.RunSpec], root: Path, workers: int, report_spl
                 for future in concurrent.futures.as_completed(futures):
                     done(futures[future], future.result())
     bar.close()
-    return [_record(spec, outcomes[spec.name], root) for spec in specs]
+    return [_record(spec, outcomes[spec.name]) for spec in specs]
 
 
 def write_jsonl(path: Path, records: list[dict]) -> None:
