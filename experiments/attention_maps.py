@@ -44,12 +44,9 @@ def _tokens(tokenizer: Any, ids: np.ndarray) -> list[str]:
 
 
 def _padded(run: Any, texts: list[str]) -> tuple[np.ndarray, list[int]]:
-    """``[N, max_length]`` ids (one shape, so one compile) and each row's length."""
-    rows = run.tokenizer.encode_batch(texts, run.config.data.max_length)
-    ids = np.zeros((len(rows), run.config.data.max_length), np.int32)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = row
-    return ids, [len(row) for row in rows]
+    """Ids ``[N, L]`` from :meth:`LoadedRun.encode` (one batch, one compile) and each row's length."""
+    ids = run.encode(texts)
+    return ids, (ids != run.model_config.pad_id).sum(1).tolist()
 
 
 def _classification(run: Any, examples: list[dict]) -> list[dict]:

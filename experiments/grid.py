@@ -97,7 +97,11 @@ def config_module(name: str):
     path = CONFIG_DIR / f"{name}.py"
     if not path.is_file():
         raise FileNotFoundError(f"no config {str(path)!r}; expected one of: {', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.py')))}")
-    spec = importlib.util.spec_from_file_location(f"config_{name}", path)
+    return _module(path, f"config_{name}")
+
+
+def _module(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -108,9 +112,7 @@ def load_grid(path: str | Path) -> ml_collections.ConfigDict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"grid config {str(path)!r} does not exist; expected a file like experiments/configs/compare_builtin.py")
-    spec = importlib.util.spec_from_file_location(f"grid_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _module(path, f"grid_{path.stem}")
     if not hasattr(module, "get_grid"):
         raise ValueError(f"grid config {str(path)!r} has no get_grid() function")
     grid = module.get_grid()
