@@ -21,7 +21,7 @@ from attnjax.ops.masks import (
 )
 from attnjax.ops.pooling import attention_pooling, attention_pooling_init, pooling_penalty
 from attnjax.ops.scores import SCORES, Score, get_score, list_scores, register_score
-from attnjax.ops.softmax import masked_softmax
+from attnjax.ops.softmax import mask_logits, masked_softmax, softmax_weighted_sum
 
 __all__ = [
     "SCORES",
@@ -37,9 +37,11 @@ __all__ = [
     "get_score",
     "key_padding_mask",
     "list_scores",
+    "mask_logits",
     "masked_softmax",
     "padding_mask",
     "padding_mask_from_ids",
     "pooling_penalty",
     "register_score",
+    "softmax_weighted_sum",
 ]

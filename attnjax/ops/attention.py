@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from attnjax.ops.inputs import check_dropout, prepare_inputs
 from attnjax.ops.masks import causal_mask, combine_masks
 from attnjax.ops.scores import Params, Score, check_params, get_score
-from attnjax.ops.softmax import masked_softmax
+from attnjax.ops.softmax import mask_logits, masked_softmax, softmax_weighted_sum
 
 Array = jax.Array
 
@@ -85,17 +85,17 @@ def attention(
         logits = logits + bias
     if is_causal:
         mask = combine_masks(mask, causal_mask(q.shape[1], k.shape[1]))
-    weights = masked_softmax(logits, mask)
+    logits = mask_logits(logits, mask)
+    weights = None
+    if return_weights or module is not None:
+        weights = masked_softmax(logits)
     if module is not None:
         module.sow("intermediates", "attention_weights", weights)
 
-    mixing = weights
+    keep_scale = None
     if dropout:
         keep_prob = 1.0 - dropout_rate
-        keep = dropout_keep_mask(dropout_rng, keep_prob, weights.shape, broadcast_dropout)
-        mixing = weights * (keep.astype(weights.dtype) / keep_prob)
-    out = jnp.einsum(
-        "bhqk,bkhd->bqhd", mixing.astype(v.dtype), v, precision=precision,
-        preferred_element_type=jnp.float32,
-    ).astype(v.dtype)
+        keep = dropout_keep_mask(dropout_rng, keep_prob, logits.shape, broadcast_dropout)
+        keep_scale = keep.astype(jnp.float32) / keep_prob
+    out = softmax_weighted_sum(logits, v, keep_scale, precision)
     return (out, weights) if return_weights else out

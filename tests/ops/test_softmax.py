@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.test_util import check_grads
 
-from attnjax.ops import masked_softmax
+from attnjax.ops import mask_logits, masked_softmax, softmax_weighted_sum
 
 
 def _inputs():
@@ -72,3 +72,60 @@ def test_derivatives_match_finite_differences_to_second_order():
     )
     check_grads(lambda x: masked_softmax(x, axis=0), (logits,), order=2, modes=["fwd", "rev"],
                 atol=1e-2, rtol=1e-2, eps=1e-3)
+
+
+def _mix_inputs(dtype=jnp.float32):
+    keys = jax.random.split(jax.random.key(2), 3)
+    logits = jax.random.normal(keys[0], (2, 3, 4, 6), jnp.float32) * 2.0
+    value = jax.random.normal(keys[1], (2, 6, 3, 5), dtype)
+    mask = jax.random.bernoulli(keys[2], 0.7, logits.shape).at[0, 1, 2].set(False)  # one empty row
+    return mask_logits(logits, mask), value, mask
+
+
+def _reference_mix(logits, value, keep_scale=None):
+    weights = masked_softmax(logits)
+    if keep_scale is not None:
+        weights = weights * keep_scale
+    return jnp.einsum("bhqk,bkhd->bqhd", weights, value.astype(jnp.float32))
+
+
+def test_softmax_weighted_sum_matches_softmax_then_sum():
+    logits, value, _ = _mix_inputs()
+    keep_scale = jax.random.bernoulli(jax.random.key(3), 0.8, logits.shape) / 0.8
+    for scale in (None, keep_scale):
+        out = softmax_weighted_sum(logits, value, scale)
+        np.testing.assert_allclose(out, _reference_mix(logits, value, scale), rtol=1e-5, atol=1e-6)
+    assert np.all(np.asarray(softmax_weighted_sum(logits, value))[0, 2, 1] == 0.0)  # the empty row
+
+
+def test_softmax_weighted_sum_derivatives():
+    logits, value, mask = _mix_inputs()
+    keep_scale = jax.random.bernoulli(jax.random.key(3), 0.8, logits.shape) / 0.8
+    for scale in (None, keep_scale):
+        check_grads(
+            lambda x, v: softmax_weighted_sum(x, v, scale), (jnp.where(mask, logits, 0.0), value),
+            order=2, modes=["fwd", "rev"], atol=1e-2, rtol=1e-2, eps=1e-3,
+        )
+        cotangent = jax.random.normal(jax.random.key(4), value.shape[:1] + logits.shape[2:3] + value.shape[2:])
+
+        def loss(x, v):
+            return jnp.sum(softmax_weighted_sum(x, v, scale) * cotangent)
+
+        def reference_loss(x, v):
+            return jnp.sum(_reference_mix(x, v, scale) * cotangent)
+
+        grads = jax.grad(loss, argnums=(0, 1))(logits, value)
+        expected = jax.grad(reference_loss, argnums=(0, 1))(logits, value)
+        for got, want in zip(grads, expected):
+            assert np.all(np.isfinite(got))
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        assert np.all(np.asarray(grads[0])[~np.asarray(mask)] == 0.0)
+
+
+def test_softmax_weighted_sum_keeps_the_value_dtype():
+    logits, value, _ = _mix_inputs(jnp.bfloat16)
+    out = softmax_weighted_sum(logits, value)
+    assert out.dtype == jnp.bfloat16
+    np.testing.assert_allclose(
+        out.astype(jnp.float32), _reference_mix(logits, value), rtol=2e-2, atol=2e-2
+    )
