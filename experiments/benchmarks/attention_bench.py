@@ -4,7 +4,8 @@ Times the forward and the forward+backward pass (gradients of ``sum(out)`` with 
 and the score's parameters) of every registered score, plain (:func:`attnjax.ops.attention`) and
 chunked (:func:`attnjax.ops.chunked_attention`), interleaved round by round with
 ``jax.nn.dot_product_attention`` (and ``torch.nn.functional.scaled_dot_product_attention`` when
-torch is installed), so machine noise hits every contender alike. Reports medians and the speed
+torch is installed), so machine noise hits every contender alike; a call shorter than 50 ms is
+repeated within its sample. Reports medians over rounds and the speed
 ratio ``reference time / our time`` (above 1: faster than jax.nn).
 
 Then measures the memory of forward+backward at long lengths (B=1, H=8, D=64), each length in a
@@ -26,6 +27,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -33,16 +35,25 @@ import sys
 import time
 from typing import Callable, Optional
 
-import jax
-import jax.numpy as jnp
+# torch's OpenMP/MKL threads spin for up to 200 ms after each call (KMP_BLOCKTIME) and slowed the
+# contender timed after torch sdpa by 10-20% at B=8, L=128; make them sleep instead. Set before
+# torch is imported (it reads them once).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("KMP_BLOCKTIME", "0")
 
-import attnjax.ops as ops
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+import attnjax.ops as ops  # noqa: E402
 
 HEADS, HEAD_DIM = 8, 64
 DEFAULT_SHAPES = ((8, 128), (8, 512), (8, 2048), (1, 8192))
 MEMORY_LENGTHS = (8192, 16384, 32768)
 # A contender whose XLA temp memory exceeds this is reported as "needs N GiB" and not run.
 MEMORY_BUDGET_BYTES = 12 * 2**30
+# A millisecond call timed once is mostly scheduler noise on a shared 2-core machine: calls shorter
+# than this are repeated within one sample (the sample is their mean).
+MIN_SAMPLE_SECONDS = 0.05
 
 
 @dataclasses.dataclass
@@ -51,6 +62,7 @@ class Contender:
     run: Callable[[], None]  # one timed call, blocking until the result is ready
     times: list[float] = dataclasses.field(default_factory=list)
     note: str = ""
+    calls: int = 1  # calls per timed sample: fast contenders repeat so a sample spans >= MIN_SAMPLE_SECONDS
 
     @property
     def median(self) -> Optional[float]:
@@ -127,14 +139,18 @@ def _contenders(batch, length, scores, backward, chunks, implementation) -> list
 
 def _time_interleaved(contenders: list[Contender], rounds: int, max_seconds: float) -> None:
     runnable = [c for c in contenders if not c.note]
-    for c in runnable:  # warm up (first call also pays for allocation)
+    for c in runnable:  # warm up (the first call also pays for allocation), then size the samples
         c.run()
+        t0 = time.perf_counter()
+        c.run()
+        c.calls = max(1, min(100, int(MIN_SAMPLE_SECONDS / max(time.perf_counter() - t0, 1e-6))))
     start = time.perf_counter()
     for r in range(rounds):
         for c in runnable:
             t0 = time.perf_counter()
-            c.run()
-            c.times.append(time.perf_counter() - t0)
+            for _ in range(c.calls):
+                c.run()
+            c.times.append((time.perf_counter() - t0) / c.calls)
         if r >= 2 and time.perf_counter() - start > max_seconds:
             break
 
