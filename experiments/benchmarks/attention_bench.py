@@ -16,6 +16,7 @@ Usage:
   python experiments/benchmarks/attention_bench.py --quick            # L=128,512 only, 3 rounds
   python experiments/benchmarks/attention_bench.py --shapes 8x2048 --scores scaled_dot --no-memory
   python experiments/benchmarks/attention_bench.py --chunk-sweep 8x2048  # tune chunk sizes
+  python experiments/benchmarks/attention_bench.py --memory-only      # the memory table alone
   python experiments/benchmarks/attention_bench.py --implementation cudnn  # GPU reference
 
 Writes the markdown table to stdout and, with ``--out FILE``, to FILE.
@@ -140,10 +141,12 @@ def _contenders(batch, length, scores, backward, chunks, implementation) -> list
 def _time_interleaved(contenders: list[Contender], rounds: int, max_seconds: float) -> None:
     runnable = [c for c in contenders if not c.note]
     for c in runnable:  # warm up (the first call also pays for allocation), then size the samples
-        c.run()
         t0 = time.perf_counter()
         c.run()
-        c.calls = max(1, min(100, int(MIN_SAMPLE_SECONDS / max(time.perf_counter() - t0, 1e-6))))
+        if time.perf_counter() - t0 < 20 * MIN_SAMPLE_SECONDS:  # slow calls need no second look
+            t0 = time.perf_counter()
+            c.run()
+            c.calls = max(1, min(100, int(MIN_SAMPLE_SECONDS / max(time.perf_counter() - t0, 1e-6))))
     start = time.perf_counter()
     for r in range(rounds):
         for c in runnable:
@@ -196,9 +199,27 @@ def _memory_contenders(chunks) -> dict[str, Callable]:
     }
 
 
-def _memory_child(name: str, length: int, chunks) -> dict:
+def _peak_rss_bytes() -> int:
+    """This process's peak resident memory so far.
+
+    Linux's ``ru_maxrss`` survives exec: a child started by a parent that had grown to 12 GiB
+    reports 12 GiB before doing anything (which zeroed the growth column of a full run). VmHWM in
+    /proc belongs to the current address space only; other systems fall back to ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
 
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def _memory_child(name: str, length: int, chunks) -> dict:
     q, k, v, _ = _inputs(1, length)
     fn = _memory_contenders(chunks)[name]
     grad = jax.jit(jax.grad(lambda q, k, v: jnp.sum(fn(q, k, v)), argnums=(0, 1, 2)))
@@ -209,9 +230,9 @@ def _memory_child(name: str, length: int, chunks) -> dict:
         result["note"] = "not run: exceeds the budget"
         return result
     jax.block_until_ready((q, k, v))
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    baseline = _peak_rss_bytes()
     jax.block_until_ready(compiled(q, k, v))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak_rss_bytes()
     result["peak_rss_growth_bytes"] = peak - baseline
     result["peak_rss_bytes"] = peak
     return result
@@ -274,6 +295,7 @@ def main(argv=None) -> None:
                         help="jax.nn.dot_product_attention implementation (cudnn on an NVIDIA GPU)")
     parser.add_argument("--quick", action="store_true", help="L=128 and 512 only, 3 rounds")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory table")
+    parser.add_argument("--memory-only", action="store_true", help="only the memory table")
     parser.add_argument("--memory-lengths", type=int, nargs="+", default=list(MEMORY_LENGTHS))
     parser.add_argument("--chunk-sweep", type=_parse_shape, default=None)
     parser.add_argument("--out", default=None, help="also write the tables to this file")
@@ -292,10 +314,12 @@ def main(argv=None) -> None:
     header = (f"Device: {device.platform} ({device.device_kind}), {jax.device_count()} device(s); "
               f"jax {jax.__version__}; python {platform.python_version()}; H={HEADS}, D={HEAD_DIM}, "
               f"float32; chunks {'auto' if args.chunks[0] is None else '%dx%d' % args.chunks}\n")
-    text = header + "\n" + speed_table(shapes, args.scores, rounds, args.max_seconds, args.chunks,
-                                       args.implementation)
+    tables = []
+    if not args.memory_only:
+        tables.append(speed_table(shapes, args.scores, rounds, args.max_seconds, args.chunks, args.implementation))
     if not args.no_memory:
-        text += "\n\n" + memory_table(args.memory_lengths, args.chunks)
+        tables.append(memory_table(args.memory_lengths, args.chunks))
+    text = header + "\n" + "\n\n".join(tables)
     print(text)
     if args.out:
         with open(args.out, "w") as f:

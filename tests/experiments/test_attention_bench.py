@@ -1,0 +1,32 @@
+"""experiments/benchmarks/attention_bench.py runs end to end on tiny shapes (timings are not checked)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "experiments" / "benchmarks"))
+
+import attention_bench  # noqa: E402
+
+
+def test_speed_table_has_every_contender_and_ratio():
+    table = attention_bench.speed_table([(1, 32)], ["scaled_dot", "additive"], rounds=2, max_seconds=5.0,
+                                        chunks=(16, 16), implementation=None)
+    rows = [line for line in table.splitlines() if line.startswith("| 1x32")]
+    names = {row.split(" | ")[2] for row in rows}
+    assert {"jax.nn.dot_product_attention", "scaled_dot plain", "scaled_dot chunked", "additive chunked"} <= names
+    for row in rows:
+        ratio = row.split(" | ")[4]
+        assert ratio.endswith("x") and float(ratio[:-1]) > 0, row
+
+
+def test_peak_rss_is_this_process_not_the_parent():
+    # A parent that grew large must not raise the child's starting peak (ru_maxrss survives exec).
+    big = np.ones(2**30 // 8)  # 1 GiB in the parent
+    code = "import attention_bench as b; print(b._peak_rss_bytes())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=REPO / "experiments" / "benchmarks")
+    assert int(out.stdout.strip()) < big.nbytes
