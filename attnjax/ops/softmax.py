@@ -43,7 +43,8 @@ def softmax_weighted_sum(
     ``-inf``; see :func:`mask_logits`), value ``[B, Lk, H, Dv]`` -> ``[B, Lq, H, Dv]`` in value's dtype.
 
     ``keep_scale`` (broadcastable to the logits) multiplies the weights after the softmax: dropout's
-    ``keep / keep_prob``. Rows with every logit ``-inf`` give zeros and zero gradients.
+    ``keep / keep_prob``. It is treated as a constant: no derivative flows into it. Rows with every
+    logit ``-inf`` give zeros and zero gradients.
     """
     if isinstance(precision, list):
         precision = tuple(precision)  # a static argument below: must be hashable
