@@ -5,6 +5,11 @@ Nothing is downloaded unless ``download=True``: a data set that is not prepared 
 fails with the command that prepares it. Data sets are read, and prepared, as ArrayRecord (the
 random-access format ``tfds.data_source`` needs).
 
+Preparing (``download=True`` on a data set not yet in ``data_dir``) runs TFDS's builder, which for
+each data set here imports TensorFlow (``TfdsDataset.prepare_needs_tensorflow`` says where);
+reading never does. Without TensorFlow such a preparation fails with ``TensorFlowNeededError``,
+before anything is downloaded, saying to ``pip install tensorflow-cpu``.
+
 A label TFDS stores as -1 is a hidden label (GLUE's test splits withhold theirs): it comes through
 as ``HIDDEN_LABEL`` (-1), so the split can still be read; any other label outside the label set
 raises a ValueError naming the example.
@@ -12,6 +17,7 @@ raises a ValueError naming the example.
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
@@ -34,12 +40,29 @@ class TfdsDataset:
     splits: tuple[str, ...]
     label_names: tuple[str, ...] = ()
     note: str = ""
+    # Where TFDS's preparation of the data set imports TensorFlow; "" when it does not.
+    prepare_needs_tensorflow: str = ""
+
+
+class TensorFlowNeededError(ImportError):
+    """Preparing a TFDS data set needs TensorFlow, which is not installed."""
+
+
+# Read in tensorflow-datasets 4.9.10's sources and checked by tests/data/test_tfds_source.py.
+_EXTRACTS_WITH_TF = "TFDS extracts the downloaded archive with tf.io.gfile"
+_READS_WITH_TF = "its TFDS builder reads the downloaded files with tf.io.gfile"
 
 
 TFDS_DATASETS: Registry[TfdsDataset] = Registry("TFDS data set")
 TFDS_DATASETS.register(
     "imdb_reviews",
-    TfdsDataset("classification", {"text": "text", "label": "label"}, ("train", "test"), ("neg", "pos")),
+    TfdsDataset(
+        "classification",
+        {"text": "text", "label": "label"},
+        ("train", "test"),
+        ("neg", "pos"),
+        prepare_needs_tensorflow="TFDS reads the downloaded archive with tf.io.gfile",
+    ),
 )
 TFDS_DATASETS.register(
     "glue/sst2",
@@ -49,15 +72,22 @@ TFDS_DATASETS.register(
         ("train", "validation", "test"),
         ("negative", "positive"),
         note="GLUE hides the test labels (they read -1): evaluate on validation.",
+        prepare_needs_tensorflow=_EXTRACTS_WITH_TF,
     ),
 )
 TFDS_DATASETS.register(
     "cnn_dailymail",
-    TfdsDataset("summarization", {"document": "article", "summary": "highlights"}, ("train", "validation", "test")),
+    TfdsDataset(
+        "summarization", {"document": "article", "summary": "highlights"}, ("train", "validation", "test"),
+        prepare_needs_tensorflow=_READS_WITH_TF,
+    ),
 )
 TFDS_DATASETS.register(
     "gigaword",
-    TfdsDataset("summarization", {"document": "document", "summary": "summary"}, ("train", "validation", "test")),
+    TfdsDataset(
+        "summarization", {"document": "document", "summary": "summary"}, ("train", "validation", "test"),
+        prepare_needs_tensorflow=_READS_WITH_TF,
+    ),
 )
 TFDS_DATASETS.register(
     "xsum",
@@ -66,6 +96,7 @@ TFDS_DATASETS.register(
         {"document": "document", "summary": "summary"},
         ("train", "validation", "test"),
         note="xsum needs a manual download first: see https://www.tensorflow.org/datasets/catalog/xsum.",
+        prepare_needs_tensorflow=_READS_WITH_TF,
     ),
 )
 
@@ -82,9 +113,9 @@ def _import_tfds():
 def how_to_prepare(name: str, data_dir: Optional[str]) -> str:
     target = data_dir or "~/tensorflow_datasets"
     return (
-        f"prepare it on a machine with network access: `pip install tensorflow-datasets array_record && "
-        f"tfds build {name} --data_dir={target} --file_format=array_record`, copy {target} here and pass "
-        f"data_dir={target!r} (or pass download=True when this machine is online)"
+        f"prepare it on a machine with network access: `pip install tensorflow-cpu tensorflow-datasets "
+        f"array_record && tfds build {name} --data_dir={target} --file_format=array_record`, copy {target} "
+        f"here and pass data_dir={target!r} (or pass download=True when this machine is online)"
     )
 
 
@@ -111,6 +142,57 @@ def _converter(name: str, spec: TfdsDataset, split: str) -> Callable[[dict, int]
     return convert
 
 
+def _data_source(tfds, name: str, spec: TfdsDataset, split: str, data_dir: Optional[str], download: bool):
+    """The split as prepared in data_dir; with ``download``, prepared first when it is not there."""
+    def open_split(prepare: bool):
+        return tfds.data_source(
+            name, split=split, data_dir=data_dir, download=prepare,
+            # tfds picks ArrayRecord by itself only when data_dir is None; with a data_dir,
+            # download=True would prepare TFRecord files, which data_source cannot read.
+            builder_kwargs={"file_format": "array_record"},
+        )
+
+    try:
+        return open_split(prepare=False)
+    except Exception as not_prepared:
+        if not download:
+            raise
+        found = _first_line(not_prepared)
+    # Checked before TFDS downloads anything (cnn_dailymail's archives are hundreds of MB).
+    if spec.prepare_needs_tensorflow:
+        try:
+            importlib.import_module("tensorflow")
+        except ImportError as err:
+            raise _tensorflow_needed(
+                name, data_dir, f"{spec.prepare_needs_tensorflow}; tfds said: {found}", "nothing was downloaded"
+            ) from err
+    return open_split(prepare=True)
+
+
+def _tensorflow_needed(name: str, data_dir: Optional[str], why: str, done: str) -> TensorFlowNeededError:
+    return TensorFlowNeededError(
+        f"TFDS data set {name!r} is not prepared in data_dir={data_dir or 'TFDS default'}, and preparing it "
+        f"(download=True) needs TensorFlow, which is not installed here ({why}); {done}. Run "
+        f"`pip install tensorflow-cpu`, restart Python and run again: TensorFlow only prepares the files, "
+        f"attnjax reads them without it."
+    )
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(":")
+
+
+def _is_missing_tensorflow(err: Optional[BaseException]) -> bool:
+    """True when ``err`` was caused by a failed ``import tensorflow`` (anywhere in its chain)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, ModuleNotFoundError) and (err.name or "").split(".")[0] == "tensorflow":
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
 @SOURCE_KINDS.register("tfds")
 def tfds_source(name: str, *, data_dir: Optional[str] = None, download: bool = False) -> Source:
     """``tfds:<name>`` for a name in ``TFDS_DATASETS``, read from TFDS's ``data_dir``."""
@@ -121,14 +203,13 @@ def tfds_source(name: str, *, data_dir: Optional[str] = None, download: bool = F
         def read() -> ExampleSequence:
             tfds = _import_tfds()
             try:
-                data = tfds.data_source(
-                    name, split=split, data_dir=data_dir, download=download,
-                    # tfds picks ArrayRecord by itself only when data_dir is None; with a data_dir,
-                    # download=True would prepare TFRecord files, which data_source cannot read.
-                    builder_kwargs={"file_format": "array_record"},
-                )
+                data = _data_source(tfds, name, spec, split, data_dir, download)
+            except TensorFlowNeededError:
+                raise
             except Exception as err:  # tfds raises many types (RuntimeError, AssertionError, DatasetNotFoundError...)
-                found = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(":")
+                found = _first_line(err)
+                if _is_missing_tensorflow(err):  # a preparation that imported TensorFlow unannounced
+                    raise _tensorflow_needed(name, data_dir, f"tfds said: {found}", "it stopped there") from err
                 raise FileNotFoundError(
                     f"TFDS data set {name!r} split {split!r} is not available in data_dir={data_dir or 'TFDS default'} "
                     f"(download={download}); tfds said: {found}. To get it, {how_to_prepare(name, data_dir)}."
