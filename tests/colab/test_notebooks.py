@@ -24,6 +24,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
 from traitlets import default
 
+from attnjax.runtime import ALLOW_CPU_VARIABLE, expected_accelerator
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((REPO_ROOT / "colab").glob("*.ipynb"))
 KERNEL_NAME = "python3"
@@ -81,10 +83,12 @@ def _is_install_cell(source: str) -> bool:
 
 def _is_versions_cell(source: str) -> bool:
     return (
-        all(f"{m}.__version__" in source for m in ("jax", "flax", "attnjax"))
+        all(f"{m}.__version__" in source for m in ("jax", "jaxlib", "flax", "attnjax"))
         and ("python_version" in source or "sys.version" in source)
         and "jax.devices()" in source
         and ("default_backend" in source or ".platform" in source)
+        # attnjax.runtime's stop when the runtime has a TPU or GPU that jax does not see.
+        and "check_accelerator()" in source
     )
 
 
@@ -124,7 +128,8 @@ def test_parameters_install_and_versions_cells_come_first(path):
     )
     assert versions is not None, (
         f"{path.name}: none of the first {SETUP_CELLS} code cells (cells {first}) prints the "
-        "python, jax, flax and attnjax versions, jax.devices() and the backend"
+        "python, jax, jaxlib, flax and attnjax versions, jax.devices() and the backend, and "
+        "calls attnjax.runtime's check_accelerator()"
     )
     assert params < install < versions, (
         f"{path.name}: expected the cells in the order parameters < install < versions, got "
@@ -164,6 +169,10 @@ def _kernel_env() -> dict[str, str]:
     env["MPLBACKEND"] = "Agg"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAGS}".strip()
+    if expected_accelerator() is not None:
+        # This machine has a TPU or GPU that the suite's jax may not use (CI installs the CPU
+        # jax): the notebooks' stop for that case is tested in test_runtime.py, not here.
+        env.setdefault(ALLOW_CPU_VARIABLE, "1")
     return env
 
 
