@@ -245,6 +245,8 @@ def _fake_archives(tmp_path):
 def test_tfds_really_needs_tensorflow_to_prepare(name, tmp_path, monkeypatch, without_tensorflow):
     """The builder itself, on local copies of its downloads, stops at ``import tensorflow``: when a
     TFDS release no longer does, this fails, and the data set's prepare_needs_tensorflow goes."""
+    import tensorflow_datasets.text  # noqa: F401  (registers glue and imdb_reviews)
+
     archive = _fake_archives(tmp_path)[name]
     monkeypatch.setattr(
         tfds.download.DownloadManager, "download", lambda self, urls: tfds.core.utils.map_nested(lambda _: archive, urls)
@@ -254,7 +256,7 @@ def test_tfds_really_needs_tensorflow_to_prepare(name, tmp_path, monkeypatch, wi
     )
     builder = tfds.builder(name, data_dir=str(tmp_path / "data"), file_format="array_record")
     with pytest.raises(Exception) as info:
-        builder.download_and_prepare()
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
     assert _is_missing_tensorflow(info.value), f"{name} failed, but not for want of TensorFlow: {info.value!r}"
 
 
