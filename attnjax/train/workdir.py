@@ -68,8 +68,9 @@ class RestartRefusedError(RuntimeError):
 class WorkdirStart:
     """What :func:`prepare_workdir` did, so that a run failing before it trains can undo it.
 
-    ``stored``: the results of the same run, finished earlier (nothing to do). ``created``: the
-    entries of the workdir this start added. ``previous``: where ``overwrite`` moved the old run.
+    ``stored``: the results of the same run, finished earlier (nothing to do). ``created_workdir``:
+    the workdir did not exist before; else ``existing`` names the entries it had. ``previous``: where
+    ``overwrite`` moved the old run (None when there was none, or it could only be deleted).
     """
 
     workdir: Path
@@ -124,11 +125,7 @@ def prepare_workdir(workdir: Path, config: Any, overwrite: bool) -> WorkdirStart
                 f"choose another workdir, or pass overwrite=True (--overwrite) to delete it and start again"
             )
         if overwrite:
-            previous = workdir.with_name(f".{workdir.name}.overwritten")
-            if jax.process_index() == 0:
-                if previous.exists():  # left by a start that was killed before it could delete it
-                    shutil.rmtree(previous)
-                os.replace(workdir, previous)
+            previous = _move_aside(workdir)
     start = WorkdirStart(
         workdir, created_workdir=not workdir.exists(),
         existing=frozenset(p.name for p in workdir.iterdir()) if workdir.is_dir() else frozenset(),
@@ -138,6 +135,23 @@ def prepare_workdir(workdir: Path, config: Any, overwrite: bool) -> WorkdirStart
     if not config_path.exists():
         write_json(config_path, {"run_key": key, "config": as_dict(config)})
     return start
+
+
+def _move_aside(workdir: Path) -> Optional[Path]:
+    """Renames ``workdir`` to ``.<name>.overwritten`` beside it; deletes it where it cannot be renamed
+    (a mount point), which is then the only way to start again in it."""
+    previous = workdir.with_name(f".{workdir.name}.overwritten")
+    if jax.process_index() != 0:
+        return previous
+    if previous.exists():  # left by a start that was killed before it could delete it
+        shutil.rmtree(previous)
+    try:
+        os.replace(workdir, previous)
+    except OSError:
+        for entry in workdir.iterdir():
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        return None
+    return previous
 
 
 def _step_dirs(directory: Path) -> list[int]:
