@@ -174,6 +174,9 @@ def _line_file_labels(path: Path) -> Optional[dict[str, Path]]:
     files = _files(path)
     if len(files) < 2 or _subdirectories(path) or any(format_of_name(f.name) for f in files):
         return None
+    split_names = {alias for aliases in SPLIT_ALIASES.values() for alias in aliases}
+    if any(f.stem.lower() in split_names for f in files):  # train.txt + test.txt: splits, not labels
+        return None
     stems, suffixes = {f.stem for f in files}, [f.suffix[1:] for f in files]
     if len(stems) == 1 and all(suffixes):  # rt-polarity.pos + rt-polarity.neg
         return dict(zip(suffixes, files))

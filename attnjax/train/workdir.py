@@ -161,9 +161,10 @@ def _step_dirs(directory: Path) -> list[int]:
 def earlier_training(workdir: Path, config: Any) -> list[str]:
     """What in ``workdir`` shows that a run trained there past its first checkpoint.
 
-    Checkpoints left in ``checkpoints/`` (latest, best, unreadable), or log records past the first
-    checkpoint's step (``config.train.checkpoint_every``): a log that stops earlier belongs to a run
-    stopped before it saved anything, which loses nothing by starting again.
+    Checkpoints left in ``checkpoints/`` (latest, best, unreadable), or log records at or past the
+    first checkpoint's step (``config.train.checkpoint_every``, or the last step if earlier): a log
+    that stops earlier belongs to a run stopped before it saved anything, which loses nothing by
+    starting again.
     """
     checkpoints = Path(workdir) / "checkpoints"
     found = [
@@ -175,11 +176,9 @@ def earlier_training(workdir: Path, config: Any) -> list[str]:
         found.append(f"{len(unreadable)} unreadable checkpoint(s) moved to {checkpoints / 'unreadable'} ({', '.join(unreadable[:4])})")
     log = Path(workdir) / LOG_FILE
     last = max((int(r.get("step", 0)) for r in read_log(log)), default=0) if log.is_file() else 0
-    if last >= config.train.checkpoint_every:
-        found.append(
-            f"{LOG_FILE} with records up to step {last} (the first checkpoint is due at step "
-            f"{config.train.checkpoint_every})"
-        )
+    first_checkpoint = min(config.train.checkpoint_every, config.train.num_steps)  # the last step saves too
+    if last >= first_checkpoint:
+        found.append(f"{LOG_FILE} with records up to step {last} (the first checkpoint is due at step {first_checkpoint})")
     return found
 
 

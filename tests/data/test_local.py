@@ -224,3 +224,10 @@ def test_empty_label_folders_never_say_the_file_is_empty(tmp_path):
     with pytest.raises(ValueError, match=r"no examples found \(its label folders hold no example\)") as error:
         open_source(str(tmp_path), label_names=["neg", "pos"])
     assert "file is empty" not in str(error.value)
+
+
+def test_split_named_text_files_are_not_taken_for_labels(tmp_path):
+    (tmp_path / "train.txt").write_text("a\nb\n")
+    (tmp_path / "test.txt").write_text("c\n")
+    with pytest.raises(ValueError, match=r"cannot tell how this directory holds examples; it has 2 file\(s\) \(test.txt, train.txt\)"):
+        open_source(str(tmp_path))
