@@ -8,8 +8,8 @@ Layout under ``workdir/checkpoints``:
 
 Every checkpoint's ``meta`` also holds a SHA-256 digest of each saved array, taken from the arrays
 in memory when the save starts (orbax 0.12 checksums only the index of its data files, not the
-data: a changed byte inside a data file restores without an error). Restoring recomputes the
-digests and treats a mismatch as an unreadable checkpoint.
+data: bytes overwritten inside a data file can restore without an error, as other values).
+Restoring recomputes the digests and treats a mismatch as an unreadable checkpoint.
 
 Restoring walks the checkpoints of a kind newest first: one that cannot be read (a partial write, a
 corrupted file, a digest mismatch) gives a warning, is moved to ``unreadable/`` and the previous one
@@ -54,7 +54,7 @@ def array_digests(tree: Any) -> dict[str, str]:
     for path, leaf in jax.tree.leaves_with_path(tree):
         array = _host_array(leaf)
         digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
+        digest.update(array.reshape(-1).view(np.uint8))  # any dtype (bfloat16 too), no copy
         digests[jax.tree_util.keystr(path)] = digest.hexdigest()
     return digests
 
