@@ -59,7 +59,7 @@ def attention(
         sequence three times; cross-attention may have ``Lq != Lk``.
       bias: float, added to the logits before the softmax.
       mask: bool, True where a query may attend a key. A query row with no key left gives zeros
-        (and zero gradients), never NaN.
+        (and zero gradients), never NaN; so do zero-length queries or keys (``Lq = 0`` / ``Lk = 0``).
       broadcast_dropout: share the dropout mask across batch and heads (as flax does).
       dropout_rng, dropout_rate, deterministic: dropout on the attention weights, active when
         ``dropout_rate > 0`` and not ``deterministic``.
@@ -79,6 +79,13 @@ def attention(
     check_params(score, score_params)
     dropout = check_dropout(dropout_rate, dropout_rng, deterministic)
     q, k, v, bias, mask = prepare_inputs(query, key, value, bias, mask, dtype)
+    if q.shape[1] == 0 or k.shape[1] == 0:
+        # No query or no key: zeros of the right shape, as jax.nn.dot_product_attention gives.
+        out = jnp.zeros(q.shape[:3] + v.shape[-1:], v.dtype)
+        weights = jnp.zeros((q.shape[0], q.shape[2], q.shape[1], k.shape[1]), jnp.float32)
+        if module is not None:
+            module.sow("intermediates", "attention_weights", weights)
+        return (out, weights) if return_weights else out
 
     logits = score.fn(q, k, score_params, precision=precision)  # [B, H, Lq, Lk] float32
     if bias is not None:

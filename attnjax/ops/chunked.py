@@ -354,6 +354,8 @@ def chunked_attention(
     q, k, v, bias, mask = prepare_inputs(query, key, value, bias, mask, dtype)
     b, q_len, heads, _ = q.shape
     k_len = k.shape[1]
+    if q_len == 0 or k_len == 0:  # nothing to chunk: zeros, as attnjax.ops.attention gives
+        return jnp.zeros((b, q_len, heads, v.shape[-1]), v.dtype)
     qc, kc = choose_chunk_sizes(
         b, heads, q_len, k_len, score.pair_width(score_params),
         _check_chunk("query_chunk_size", query_chunk_size), _check_chunk("key_chunk_size", key_chunk_size),

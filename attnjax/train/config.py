@@ -24,13 +24,19 @@ what it needs; the command line overrides any field (``--config.model.attention=
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import ml_collections
 
-from attnjax.models import ModelConfig
+from attnjax.data import TOKENIZERS
+from attnjax.data.sources import SOURCE_KINDS, check_options, parse_source
+from attnjax.data.splits import SPLITS
+from attnjax.models import ModelConfig, validate
+from attnjax.train.optim import SCHEDULES, make_optimizer
+from attnjax.train.tasks import TASKS
 
 # Fields that change how a run is shown, never what it computes: a resumed or re-run workdir may
 # differ in them.
@@ -119,9 +125,7 @@ def complete(config: Any) -> ml_collections.ConfigDict:
 def _merge(target: ml_collections.ConfigDict, values: dict, where: str) -> None:
     for key, value in values.items():
         if key not in target:
-            raise ValueError(
-                f"unknown field {where}.{key}; expected one of: {', '.join(sorted(target.keys()))}"
-            )
+            raise ValueError(unknown_field_message(key, where, target.keys()))
         if isinstance(target[key], ml_collections.ConfigDict) and key != "options":
             if not isinstance(value, dict):
                 raise ValueError(f"{where}.{key} must be a group of fields, got {value!r}")
@@ -131,6 +135,102 @@ def _merge(target: ml_collections.ConfigDict, values: dict, where: str) -> None:
         else:
             with target.unlocked():
                 target[key] = tuple(value) if isinstance(value, list) else value
+
+
+def unknown_field_message(field: str, section: str, known: Iterable[str]) -> str:
+    """One line: the unknown ``field``, the ``section`` it was looked up in, the nearest known names."""
+    known = sorted(known)
+    nearest = difflib.get_close_matches(field, known, n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(map(repr, nearest))}? " if nearest else ""
+    return f"unknown field {field!r} in {section}; {hint}{section} has: {', '.join(known)}"
+
+
+def check_overrides(args: Sequence[str], prefix: str = "--config.") -> None:
+    """ValueError (:func:`unknown_field_message`) for the first command-line override such as
+    ``--config.model.atention=1`` that names no field of :func:`default_config`.
+
+    ml_collections' flags would fail on it too, but with chained tracebacks; checking the names
+    first gives one line. ``data.options`` is free-form (each source has its own options).
+    """
+    for arg in args:
+        negated = arg.startswith("--no" + prefix[2:])
+        if not (arg.startswith(prefix) or negated):
+            continue
+        path = arg.split("=", 1)[0][len(prefix) + (2 if negated else 0):].split(".")
+        section, where = default_config(), "config"
+        for key in path:
+            if where == "config.data.options":
+                break
+            if not isinstance(section, ml_collections.ConfigDict):
+                raise ValueError(f"{where} is a value, not a section: {arg.split('=', 1)[0]} names no field")
+            if key not in section:
+                raise ValueError(unknown_field_message(key, where, section.keys()))
+            section, where = section[key], f"{where}.{key}"
+
+
+DECODE_METHODS = ("greedy", "beam")
+POSITIVE_INTS = (
+    ("train", "batch_size"), ("train", "num_steps"), ("train", "accumulation_steps"), ("train", "log_every"),
+    ("train", "eval_every"), ("train", "checkpoint_every"), ("train", "keep_checkpoints"), ("eval", "batch_size"),
+    ("data", "max_length"), ("data", "max_target_length"), ("eval", "beam_size"), ("eval", "max_decode_length"),
+)
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """ValueError naming the first bad value of a completed ``config``; reads no data, writes nothing.
+
+    Checks every name (task, model, attention, tokenizer, data source kind and options, splits,
+    schedule, decoding, best metric) and every count a run divides or loops by, so that a typo fails
+    before a workdir is touched.
+    """
+    for group, field in POSITIVE_INTS:
+        value = config[group][field]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"config.{group}.{field}={value!r}; expected a positive integer")
+    for field in ("max_train_examples", "max_eval_examples", "max_test_examples"):
+        value = config.data[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"config.data.{field}={value!r}; expected 0 (all) or a positive integer")
+    if config.train.batch_size % config.train.accumulation_steps:
+        raise ValueError(
+            f"config.train.batch_size={config.train.batch_size} is not a multiple of "
+            f"config.train.accumulation_steps={config.train.accumulation_steps}"
+        )
+    task = _named("config.task", config.task, TASKS)
+    if config.eval.best_metric not in task.metric_names:
+        raise ValueError(
+            f"config.eval.best_metric={config.eval.best_metric!r} is not a {config.task} metric; "
+            f"expected one of: {', '.join(task.metric_names)}"
+        )
+    if config.eval.best_mode not in ("max", "min"):
+        raise ValueError(f"config.eval.best_mode={config.eval.best_mode!r}; expected 'max' or 'min'")
+    if config.eval.decode not in DECODE_METHODS:
+        raise ValueError(f"config.eval.decode={config.eval.decode!r}; expected one of: {', '.join(DECODE_METHODS)}")
+    _named("config.data.tokenizer", config.data.tokenizer, TOKENIZERS)
+    for field in ("train_split", "eval_split") + (("test_split",) if config.data.test_split else ()):
+        if config.data[field] not in SPLITS:
+            raise ValueError(f"config.data.{field}={config.data[field]!r}; expected one of: {', '.join(SPLITS)}")
+    try:
+        kind, _ = parse_source(config.data.source)
+        check_options(f"data source {config.data.source!r}", SOURCE_KINDS.get(kind), config.data.options.to_dict(), skip=1)
+    except ValueError as error:
+        raise ValueError(f"config.data: {error}") from None
+    _named("config.optimizer.schedule", config.optimizer.schedule, SCHEDULES)
+    model = config.model.to_dict()
+    model["vocab_size"] = config.data.vocab_size  # the tokenizer's size is known only once it is trained
+    try:
+        validate(model)
+    except ValueError as error:  # the model's messages say config.<field>: name the section
+        raise ValueError(str(error).replace("config.", "config.model.")) from None
+    make_optimizer(config.optimizer, config.train.num_steps)
+
+
+def _named(where: str, name: Any, registry: Any) -> Any:
+    if name not in registry:
+        nearest = difflib.get_close_matches(str(name), registry.names(), n=3, cutoff=0.5)
+        hint = f" (did you mean {' or '.join(map(repr, nearest))}?)" if nearest else ""
+        raise ValueError(f"{where}={name!r} is unknown{hint}; expected one of: {', '.join(registry.names())}")
+    return registry.get(name)
 
 
 def run_key(config: Any) -> str:

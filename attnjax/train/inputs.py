@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from attnjax.data import EncodedExamples, Tokenizer, encode_examples, load_or_train_tokenizer, open_source, split_of
+from attnjax.train.split_checks import check_label_count, check_several_classes, check_train_size
 
 TOKENIZER_DIR = "tokenizer"
 
@@ -65,6 +66,11 @@ def load_run_data(config: Any, workdir: Path, kind: str) -> RunData:
         )
     train = _first(split_of(source, data.train_split), data.max_train_examples)
     evaluation = _first(split_of(source, data.eval_split), data.max_eval_examples)
+    check_train_size(len(train), config.train.batch_size, f"config.data.train_split={data.train_split!r}")
+    if kind == "classification":
+        check_label_count(source.label_names, config.model.num_classes, data.source)
+        check_several_classes(train, source.label_names, f"config.data.train_split={data.train_split!r}", data.max_train_examples)
+        check_several_classes(evaluation, source.label_names, f"config.data.eval_split={data.eval_split!r}", data.max_eval_examples)
     tokenizer = load_or_train_tokenizer(
         Path(workdir) / TOKENIZER_DIR, data.tokenizer, _training_texts(train, kind), **_tokenizer_options(data)
     )

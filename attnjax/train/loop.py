@@ -13,6 +13,7 @@ import dataclasses
 import math
 import resource
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -24,14 +25,14 @@ from attnjax.data import BatchIterator
 from attnjax.models import build_model, count_params, example_inputs, validate
 from attnjax.train import parallel
 from attnjax.train.checkpoints import Checkpointer
-from attnjax.train.config import as_dict, complete, run_key
+from attnjax.train.config import as_dict, check_config, complete, run_key
 from attnjax.train.inputs import Split, load_run_data
 from attnjax.train.logs import MetricLogger
 from attnjax.train.optim import make_optimizer
 from attnjax.train.state import TrainState
 from attnjax.train.steps import make_train_step
-from attnjax.train.tasks import TASKS, EvalContext, Task, decode_ids
-from attnjax.train.workdir import RESULTS_FILE, prepare_workdir, write_json, write_json_lines
+from attnjax.train.tasks import TASKS, EvalContext, decode_ids
+from attnjax.train.workdir import RESULTS_FILE, check_restart_from_zero, prepare_workdir, write_json, write_json_lines
 
 PREDICTIONS_FILE = "predictions_{split}.jsonl"  # per-example records of the best validation / the test evaluation
 
@@ -69,16 +70,6 @@ def run_model_config(config: Any, vocab_size: int):
     return model_config
 
 
-def _check_best_metric(config: Any, task: Task) -> None:
-    if config.eval.best_metric not in task.metric_names:
-        raise ValueError(
-            f"config.eval.best_metric={config.eval.best_metric!r} is not a {config.task} metric; "
-            f"expected one of: {', '.join(task.metric_names)}"
-        )
-    if config.eval.best_mode not in ("max", "min"):
-        raise ValueError(f"config.eval.best_mode={config.eval.best_mode!r}; expected 'max' or 'min'")
-
-
 def _tokens(batch: dict) -> int:
     return int(batch["input_mask"].sum()) + int(batch["target_mask"].sum() if "target_mask" in batch else 0)
 
@@ -101,7 +92,6 @@ class Run:
     def __init__(self, config: Any, workdir: Path, devices: Optional[Sequence[jax.Device]]):
         self.config, self.workdir = config, workdir
         self.task = TASKS.get(config.task)
-        _check_best_metric(config, self.task)
         self.mesh = parallel.make_mesh(devices)
         self.train_rows = parallel.per_process_batch_size(config.train.batch_size, self.mesh, "config.train.batch_size")
         self.eval_rows = parallel.per_process_batch_size(config.eval.batch_size, self.mesh, "config.eval.batch_size")
@@ -220,14 +210,18 @@ def _improved(value: float, best: Optional[dict], mode: str) -> bool:
 
 
 def train_and_evaluate(
-    config: Any, workdir: str | Path, *, overwrite: bool = False, devices: Optional[Sequence[jax.Device]] = None
+    config: Any, workdir: str | Path, *, overwrite: bool = False, restart: bool = False,
+    devices: Optional[Sequence[jax.Device]] = None,
 ) -> dict:
     """Trains ``config`` in ``workdir`` (resuming what is there) and returns the results dict.
 
     Args:
       config: a ConfigDict or nested dict; missing fields take :func:`attnjax.train.default_config`.
       workdir: the run's directory: config, tokenizer, checkpoints, ``metrics.jsonl``, ``results.json``.
-      overwrite: delete a workdir holding another config's run instead of refusing.
+      overwrite: delete a workdir holding another config's run instead of refusing (only once the
+        new config is checked and its data read: a failing run puts the old one back).
+      restart: train from step 0 when the workdir shows earlier training but no checkpoint is left
+        to resume from, instead of refusing (see :func:`attnjax.train.workdir.check_restart_from_zero`).
       devices: the mesh's devices (default: all devices of all processes).
 
     Returns ``results.json``'s content: final validation metrics, the best validation step and
@@ -236,22 +230,32 @@ def train_and_evaluate(
     """
     wall_start = time.perf_counter()
     config = complete(config)
+    check_config(config)
+    run_model_config(config, config.data.vocab_size)  # lengths; the real vocab_size comes with the tokenizer
     workdir = Path(workdir).absolute()
-    stored = prepare_workdir(workdir, config, overwrite)
-    if stored is not None:
-        return stored
-    run = Run(config, workdir, devices)
+    start = prepare_workdir(workdir, config, overwrite)
+    if start.stored is not None:
+        return start.stored
+    try:
+        run = Run(config, workdir, devices)
+    except BaseException:
+        start.abandon()
+        raise
+    start.commit()
     tc = config.train
     logger = MetricLogger(workdir)
     checkpointer = Checkpointer(workdir / "checkpoints", keep=tc.keep_checkpoints)
     try:
-        return _train(run, config, workdir, logger, checkpointer, wall_start)
+        return _train(run, config, workdir, logger, checkpointer, wall_start, restart)
     finally:
         checkpointer.close()
         logger.close()
 
 
-def _train(run: Run, config: Any, workdir: Path, logger: MetricLogger, checkpointer: Checkpointer, wall_start: float) -> dict:
+def _train(
+    run: Run, config: Any, workdir: Path, logger: MetricLogger, checkpointer: Checkpointer, wall_start: float,
+    restart: bool,
+) -> dict:
     tc, ec = config.train, config.eval
     state = run.init_state()
     iterator = run.train_iterator()
@@ -264,7 +268,10 @@ def _train(run: Run, config: Any, workdir: Path, logger: MetricLogger, checkpoin
         iterator.set_state(meta["data"])
         best, last_eval = meta.get("best"), meta.get("last_eval", {})
         start_step = int(state.step)
-        logger.truncate_after(start_step)
+    else:
+        check_restart_from_zero(workdir, config, restart)
+        checkpointer.set_aside_best()  # an earlier run's best must not be tested as this run's
+    logger.truncate_after(start_step)
     num_params = sum(count_params(state.params).values())
 
     history: list[tuple[int, dict]] = []  # (step, device metrics) not yet fetched
@@ -341,7 +348,8 @@ def _train(run: Run, config: Any, workdir: Path, logger: MetricLogger, checkpoin
     progress.close()
     checkpointer.wait()
 
-    test = _test(run, checkpointer, state, best, workdir)
+    best, best_params = _best_params(run, checkpointer, state, best)
+    test = _test(run, best_params, state, best, workdir)
     if test is not None:
         logger.write(tc.num_steps, "test", test)
     timer = run.timer
@@ -372,14 +380,31 @@ def _train(run: Run, config: Any, workdir: Path, logger: MetricLogger, checkpoin
     return results
 
 
-def _test(run: Run, checkpointer: Checkpointer, state: TrainState, best: Optional[dict], workdir: Path) -> Optional[dict]:
-    """Test metrics on the best validation parameters (the final ones when there is no best)."""
-    if run.data.test is None:
-        return None
-    params = state.params
+def _best_params(run: Run, checkpointer: Checkpointer, state: TrainState, best: Optional[dict]) -> tuple[Optional[dict], Any]:
+    """``(best, its parameters)`` from the newest readable best checkpoint; when none can be read any
+    more, the final parameters, re-evaluated on validation and saved as the best (with a warning)."""
+    if best is None or run.data.test is None:
+        return best, state.params
     restored = checkpointer.restore_best(state.params)
     if restored is not None:
-        params = restored[0]
+        return restored[1], restored[0]
+    step = int(state.step)
+    warnings.warn(
+        f"no readable best checkpoint is left (the best was step {best['step']}); testing the final parameters "
+        f"(step {step}) instead, re-evaluated on validation", RuntimeWarning, stacklevel=2,
+    )
+    metrics, _ = run.evaluate(state.params, run.data.eval)
+    fallback = {"step": step, "metric": best["metric"], "value": float(metrics[best["metric"]]), "metrics": metrics,
+                "replaces_unreadable_step": best["step"]}
+    checkpointer.save_best(step, state.params, fallback)
+    checkpointer.wait()
+    return fallback, state.params
+
+
+def _test(run: Run, params: Any, state: TrainState, best: Optional[dict], workdir: Path) -> Optional[dict]:
+    """Test metrics of ``params``: the best validation parameters (the final ones when there is no best)."""
+    if run.data.test is None:
+        return None
     metrics, records = run.evaluate(params, run.data.test)
     write_json_lines(workdir / PREDICTIONS_FILE.format(split="test"), records)
     return {**metrics, "params_from_step": best["step"] if best else int(state.step)}

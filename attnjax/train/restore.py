@@ -120,15 +120,14 @@ def load_run(workdir: str | Path, which: str = "best") -> LoadedRun:
             restored_state, _ = checkpointer.restore_latest(state, move_unreadable=False)
             params, step = restored_state.params, int(restored_state.step)
         else:
-            step = checkpointer.best.latest_step()
             try:
-                params, _ = checkpointer.restore_best(state.params)
-            except Exception as error:  # orbax raises many kinds for truncated or missing files
+                params, meta = checkpointer.restore_best(state.params, move_unreadable=False)
+            except RuntimeError as error:
                 raise RuntimeError(
-                    f"the best checkpoint {checkpoints / 'best' / str(step)} could not be restored "
-                    f"({type(error).__name__}: {str(error)[:300]}); load_run(workdir, which='latest') reads the "
-                    f"training checkpoints instead"
+                    f"the best checkpoint in {checkpoints / 'best'} could not be restored ({error}); "
+                    f"load_run(workdir, which='latest') reads the training checkpoints instead"
                 ) from error
+            step = int(meta["step"])
     finally:
         checkpointer.close()
 

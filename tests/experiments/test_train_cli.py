@@ -31,3 +31,15 @@ def test_config_file_with_overrides_trains_and_a_rerun_returns_the_results(tmp_p
     other = run_cli(tmp_path, "--config.model.attention=dot")
     assert other.returncode != 0
     assert "model.attention: 'additive' -> 'dot'" in other.stderr and "--overwrite" in other.stderr
+
+
+def test_an_unknown_override_is_one_line_naming_the_section_and_nearest_fields(tmp_path):
+    for override, line in (
+        ("--config.no_such_field=1", "unknown field 'no_such_field' in config; config has: data, eval, model"),
+        ("--config.train.num_step=3", "unknown field 'num_step' in config.train; did you mean 'num_steps'"),
+    ):
+        result = run_cli(tmp_path / "run", override)
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert line in result.stderr
+    assert not (tmp_path / "run").exists()

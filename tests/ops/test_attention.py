@@ -228,3 +228,27 @@ def test_sow_weights_through_module_argument():
     _, weights = ops.attention(q, k, v, module=recorder, return_weights=True)
     assert recorder.record[:2] == ("intermediates", "attention_weights")
     np.testing.assert_array_equal(recorder.record[2], weights)
+
+
+@pytest.mark.parametrize("q_len,k_len", [(0, 5), (7, 0), (0, 0)])
+def test_zero_length_queries_or_keys_give_zeros_and_zero_gradients_as_jax_nn(impl, score_name, q_len, k_len):
+    q, k, v = random_qkv(q_len=q_len, k_len=k_len)
+    params = init_params(score_name)
+    mask = jnp.ones((2, 1, 1, k_len), bool)
+
+    def loss(q, k, v, params):
+        return impl(q, k, v, mask=mask, score=score_name, score_params=params).sum()
+
+    out = impl(q, k, v, mask=mask, score=score_name, score_params=params)
+    expected = jax.nn.dot_product_attention(q, k, v)
+    assert out.shape == expected.shape == (2, q_len, 2, 8) and out.dtype == expected.dtype
+    np.testing.assert_array_equal(out, expected)
+    grads = jax.grad(loss, argnums=(0, 1, 2, 3))(q, k, v, params)
+    for g, x in zip(jax.tree.leaves(grads), jax.tree.leaves((q, k, v, params))):
+        assert g.shape == x.shape and np.all(np.asarray(g) == 0.0)
+
+
+def test_plain_with_no_keys_returns_empty_weights():
+    q, k, v = random_qkv(k_len=0)
+    out, weights = ops.attention(q, k, v, return_weights=True)
+    assert out.shape == (2, 7, 2, 8) and weights.shape == (2, 2, 7, 0)
