@@ -1,9 +1,21 @@
-"""Train the grid of attention variants on the comparison tasks and write the tables and plots.
+"""Train the grid of attention variants on the comparison benchmarks and write the tables and plots.
 
-    python experiments/compare.py                      # built-in offline tasks, 8 variants x 2 tasks x 3 seeds
+    python experiments/compare.py                      # built-in offline benchmarks, 8 variants x 2 x 3 seeds
+    python experiments/compare.py --config experiments/configs/grid_sst2.py --config.seeds=0,1
     python experiments/compare.py --preset sst2 --data ../shared/data/sst2 --variants dot,additive,multihead_scaled_dot
     python experiments/compare.py --preset cnn_dailymail --data-dir ~/tensorflow_datasets --download
     python experiments/table.py results/               # rebuild tables and plots from what is stored
+
+(``python -m experiments.compare ...`` is the same.) The command line is absl flags with
+``ml_collections.config_flags``, as for experiments/train.py: ``--config`` names a grid file
+(``get_config()`` returns the grid) and ``--config.<field>=<value>`` changes any of its fields,
+e.g. ``--config.seeds=0,1``, ``--config.variants=dot,additive`` or
+``--config.tasks.sentiment.train.num_steps=100``. Shorthands, kept for the commands above:
+``--preset NAME`` = ``--config experiments/configs/<preset file>``; ``--variants a,b``,
+``--seeds 0,1,2`` and ``--tasks a,b`` choose rows, seeds and column groups; ``--steps N``,
+``--data PATH``, ``--data-dir DIR``, ``--download`` and ``--set field=value`` (repeatable) change
+every run's training config (``train.num_steps``, ``data.source``, ``data.options.data_dir``,
+``data.options.download``, any field).
 
 Every run trains in ``<results>/runs/<task>/<variant>/seed<seed>-<config hash>/`` (an attnjax.train
 workdir), so re-running skips finished runs, resumes interrupted ones from their checkpoints and
@@ -17,7 +29,6 @@ Presets are grid files in ``experiments/configs/``: ``builtin`` (compare_builtin
 
 from __future__ import annotations
 
-import argparse
 import ast
 import concurrent.futures
 import importlib.util
@@ -30,14 +41,12 @@ import traceback
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from absl import flags
+from ml_collections import config_flags
 from tqdm.auto import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import attention_maps  # noqa: E402
-import baseline_rows  # noqa: E402
-import grid as grid_lib  # noqa: E402
-import table  # noqa: E402
+from experiments import attention_maps, baseline_rows, table
+from experiments import grid as grid_lib
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 PRESETS = {
@@ -62,54 +71,94 @@ def _csv(text: Optional[str]) -> Optional[list[str]]:
     return [t for t in text.split(",") if t] if text else None
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="builtin", choices=sorted(PRESETS), help="grid file in experiments/configs/")
-    parser.add_argument("--config", default=None, help="a grid file instead of a preset")
-    parser.add_argument("--results", default=None, help="output directory (default: results/ for builtin, results/<preset>/ otherwise)")
-    parser.add_argument("--variants", default=None, help=f"comma list of {', '.join(grid_lib.VARIANTS.names())}")
-    parser.add_argument("--seeds", default=None, help="comma list of seeds (default: the grid's)")
-    parser.add_argument("--tasks", default=None, help="comma list of the grid's tasks (default: all)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps of every run (train.num_steps)")
-    parser.add_argument("--data", default=None, help="data source of every task: a local path or tfds:<name>")
-    parser.add_argument("--data-dir", default=None, help="TFDS data_dir")
-    parser.add_argument("--download", action="store_true", help="let TFDS download and prepare missing data sets")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a config field of every run, e.g. --set train.batch_size=64 (repeatable)")
-    parser.add_argument("--workers", default="auto",
-                        help="runs trained at once, each in its own process; auto: 2 on a CPU-only machine, 1 with an accelerator")
-    parser.add_argument("--dry-run", action="store_true", help="list the runs (and which are finished) and stop")
-    parser.add_argument("--no-plots", action="store_true", help="tables only")
-    args = parser.parse_args(argv)
-    for item in args.set:
-        if "=" not in item:
-            parser.error(f"--set {item!r}: expected FIELD=VALUE, e.g. train.batch_size=64")
-    return args
+def _names(values: Sequence[Any]) -> list:
+    """``("dot,additive",)`` (``--config.variants=dot,additive``) -> ``["dot", "additive"]``."""
+    return [v for item in values for v in (_csv(item) if isinstance(item, str) else [item])]
 
 
-def grid_path(args: argparse.Namespace) -> Path:
-    return Path(args.config) if args.config else CONFIG_DIR / PRESETS[args.preset]
-
-
-def results_dir(args: argparse.Namespace) -> Path:
-    if args.results:
-        return Path(args.results)
-    return Path("results") if args.preset == "builtin" and not args.config else Path("results") / (
-        Path(args.config).stem if args.config else args.preset
+def define_flags(flag_values: flags.FlagValues, argv: Sequence[str]) -> None:
+    """The command line of this script, on ``flag_values`` (``argv`` with the program name first)."""
+    config_flags.DEFINE_config_file(
+        "config", str(CONFIG_DIR / PRESETS["builtin"]), "grid file (experiments/configs/compare_*.py, grid_*.py)",
+        flag_values=flag_values, lock_config=False, sys_argv=list(argv),
     )
+    define = dict(flag_values=flag_values)
+    flags.DEFINE_enum("preset", None, sorted(PRESETS), "shorthand for --config experiments/configs/<preset file>", **define)
+    flags.DEFINE_string("results", None, "output directory (default: results/ for builtin, results/<preset>/ otherwise)", **define)
+    flags.DEFINE_string("variants", None, f"comma list of {', '.join(grid_lib.VARIANTS.names())} (= --config.variants)", **define)
+    flags.DEFINE_string("seeds", None, "comma list of seeds (= --config.seeds)", **define)
+    flags.DEFINE_string("tasks", None, "comma list of the grid's tasks (default: all)", **define)
+    flags.DEFINE_integer("steps", None, "training steps of every run (train.num_steps)", lower_bound=1, **define)
+    flags.DEFINE_string("data", None, "data source of every task: a local path or tfds:<name>", **define)
+    flags.DEFINE_string("data-dir", None, "TFDS data_dir", **define)
+    flags.DEFINE_bool("download", False, "let TFDS download and prepare missing data sets", **define)
+    flags.DEFINE_multi_string("set", [], "FIELD=VALUE: a config field of every run, e.g. --set train.batch_size=64 (repeatable)", **define)
+    flags.DEFINE_string("workers", "auto", "runs trained at once, each in its own process; auto: 2 on a CPU-only machine, 1 with an accelerator", **define)
+    flags.DEFINE_bool("dry-run", False, "list the runs (and which are finished) and stop", **define)
+    flags.DEFINE_bool("no-plots", False, "tables only", **define)
 
 
-def overrides(args: argparse.Namespace) -> list[tuple[str, Any]]:
+def _given(argv: Sequence[str], name: str) -> Optional[str]:
+    """The value of ``--name VALUE`` / ``--name=VALUE`` in ``argv``; ``""`` for a bare ``--name``."""
+    for i, arg in enumerate(argv):
+        if arg == f"--{name}":
+            return argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("--") else ""
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def parse_flags(argv: Optional[Sequence[str]] = None) -> flags.FlagValues:
+    """Parsed flags of ``argv`` (without the program name; default ``sys.argv[1:]``).
+
+    ``--preset NAME`` becomes ``--config <its file>`` before parsing, so ``--config.<field>``
+    overrides apply to the preset's grid too. Raises ``flags.Error`` with the reason."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    preset, config = _given(argv, "preset"), _given(argv, "config")
+    if preset is not None and config is not None:
+        raise flags.ValidationError(f"--preset {preset} and --config {config}: give one of them, not both")
+    if preset in PRESETS:
+        argv = [f"--config={CONFIG_DIR / PRESETS[preset]}", *argv]
+    argv = ["compare.py", *argv]
+    flag_values = flags.FlagValues()
+    define_flags(flag_values, argv)
+    rest = flag_values(argv)
+    if len(rest) > 1:
+        raise flags.ValidationError(f"unexpected arguments {rest[1:]}; every option is a --flag (--help lists them)")
+    for item in flag_values.set:
+        if "=" not in item:
+            raise flags.ValidationError(f"--set {item!r}: expected FIELD=VALUE, e.g. train.batch_size=64")
+    grid = flag_values.config
+    grid.variants = tuple(_names(grid.variants))
+    grid_lib.check_grid(grid, grid_path(flag_values))
+    return flag_values
+
+
+def grid_path(flag_values: flags.FlagValues) -> Path:
+    return Path(config_flags.get_config_filename(flag_values["config"]))
+
+
+def results_dir(flag_values: flags.FlagValues) -> Path:
+    if flag_values.results:
+        return Path(flag_values.results)
+    path = grid_path(flag_values)
+    if path.resolve() == (CONFIG_DIR / PRESETS["builtin"]).resolve():
+        return Path("results")
+    preset = next((name for name, file in PRESETS.items() if (CONFIG_DIR / file).resolve() == path.resolve()), None)
+    return Path("results") / (preset or path.stem)
+
+
+def overrides(flag_values: flags.FlagValues) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
-    if args.data:
-        out.append(("data.source", args.data))
-    if args.data_dir:
-        out.append(("data.options.data_dir", str(Path(args.data_dir).expanduser())))
-    if args.download:
+    if flag_values.data:
+        out.append(("data.source", flag_values.data))
+    if flag_values["data-dir"].value:
+        out.append(("data.options.data_dir", str(Path(flag_values["data-dir"].value).expanduser())))
+    if flag_values.download:
         out.append(("data.options.download", True))
-    if args.steps:
-        out.append(("train.num_steps", args.steps))
-    for item in args.set:
+    if flag_values.steps:
+        out.append(("train.num_steps", flag_values.steps))
+    for item in flag_values.set:
         field, value = item.split("=", 1)
         out.append((field, _value(value)))
     return out
@@ -232,19 +281,30 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
-    grid = grid_lib.load_grid(grid_path(args))
+    """Runs the command line ``argv`` (without the program name); 0 when every run finished, 1 otherwise."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(arg in ("-h", "--help", "--helpfull", "--helpshort") for arg in argv):
+        flag_values = flags.FlagValues()
+        define_flags(flag_values, ["compare.py"])
+        print(__doc__ + "\nflags:\n" + flag_values.get_help())
+        return 0
+    try:
+        flag_values = parse_flags(argv)
+    except (flags.Error, ValueError, FileNotFoundError) as error:
+        print(f"compare.py: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
+    grid = flag_values.config
     specs = grid_lib.expand(
-        grid, variants=_csv(args.variants), tasks=_csv(args.tasks),
-        seeds=[int(s) for s in _csv(args.seeds)] if args.seeds else None, overrides=overrides(args),
+        grid, variants=_csv(flag_values.variants), tasks=_csv(flag_values.tasks),
+        seeds=[int(s) for s in _csv(flag_values.seeds) or grid.seeds], overrides=overrides(flag_values),
     )
-    root = results_dir(args)
-    if args.dry_run:
+    root = results_dir(flag_values)
+    if flag_values["dry-run"].value:
         for spec in specs:
             state = "finished" if finished(root / "runs" / spec.name, spec.key) else "to run"
             print(f"{spec.name}  [{state}]")
         return 0
-    workers = worker_count(args.workers)
+    workers = worker_count(flag_values.workers)
     start = time.perf_counter()
     root.mkdir(parents=True, exist_ok=True)
     print(f"{len(specs)} runs of grid {grid.name!r} in {root}/ with {workers} worker(s)", flush=True)
@@ -254,12 +314,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     meta = {
         "name": grid.name, "split": grid.split, "reference": grid_lib.reference_variant([s.variant for s in specs]),
         "tasks": list(dict.fromkeys(s.task for s in specs)), "variants": list(dict.fromkeys(s.variant for s in specs)),
-        "seeds": sorted({s.seed for s in specs}), "grid_file": str(grid_path(args)),
+        "seeds": sorted({s.seed for s in specs}), "grid_file": str(grid_path(flag_values)),
     }
     (root / "grid.json").write_text(json.dumps(meta, indent=1) + "\n")
     write_jsonl(root / "runs.jsonl", records)
     write_jsonl(root / "baselines.jsonl", baselines)
-    markdown = table.build(root, plots=not args.no_plots)
+    markdown = table.build(root, plots=not flag_values["no-plots"].value)
     print(markdown)
     failed = [r for r in records if r["status"] == "failed"]
     print(f"{len(records) - len(failed)} runs finished, {len(failed)} failed; {time.perf_counter() - start:.0f} s; tables in {root}/")

@@ -1,7 +1,7 @@
 """The comparison grid: attention variants x tasks x seeds, expanded into one training config each.
 
-A grid file (``experiments/configs/compare_*.py``, ``grid_*.py``) defines ``get_grid()`` returning an
-``ml_collections.ConfigDict``:
+A grid file (``experiments/configs/compare_*.py``, ``grid_*.py``) defines ``get_config()`` returning an
+``ml_collections.ConfigDict`` (so ``--config <file> --config.<field>=...`` reads it, as for one run):
 
     grid.name        str; shown in the table's title
     grid.variants    names in :data:`VARIANTS` (rows of the table)
@@ -89,17 +89,6 @@ class RunSpec:
         return f"{self.task}/{self.variant}/seed{self.seed}-{self.key}"
 
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-
-
-def config_module(name: str):
-    """``experiments/configs/<name>.py`` as a module, so one grid file can build on another's config."""
-    path = CONFIG_DIR / f"{name}.py"
-    if not path.is_file():
-        raise FileNotFoundError(f"no config {str(path)!r}; expected one of: {', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.py')))}")
-    return _module(path, f"config_{name}")
-
-
 def _module(path: Path, name: str):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -108,14 +97,18 @@ def _module(path: Path, name: str):
 
 
 def load_grid(path: str | Path) -> ml_collections.ConfigDict:
-    """``get_grid()`` of a grid file."""
+    """``get_config()`` of a grid file, checked (:func:`check_grid`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"grid config {str(path)!r} does not exist; expected a file like experiments/configs/compare_builtin.py")
     module = _module(path, f"grid_{path.stem}")
-    if not hasattr(module, "get_grid"):
-        raise ValueError(f"grid config {str(path)!r} has no get_grid() function")
-    grid = module.get_grid()
+    if not hasattr(module, "get_config"):
+        raise ValueError(f"grid config {str(path)!r} has no get_config() function")
+    return check_grid(module.get_config(), path)
+
+
+def check_grid(grid: ml_collections.ConfigDict, path: str | Path) -> ml_collections.ConfigDict:
+    """``grid`` when its split and variants are known; ValueError naming the file otherwise."""
     if grid.split not in ("test", "validation"):
         raise ValueError(f"{path}: grid.split={grid.split!r}; expected 'test' or 'validation'")
     for name in grid.variants:

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from table import MAIN_METRICS, PAIRED_FIELD, read_jsonl  # noqa: E402
+from experiments.table import MAIN_METRICS, PAIRED_FIELD, read_jsonl  # noqa: E402
 
 # The attention benchmark's stored output (experiments/benchmarks/attention_bench.py --out ...).
 BENCH_MARKDOWN = Path(__file__).resolve().parent / "benchmarks" / "attention_bench_cpu.md"

@@ -29,8 +29,6 @@ from typing import Optional
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 # Main metrics per task kind (results' config.task): (key, column header).
 MAIN_METRICS = {
     "classification": (("accuracy", "acc"),),
@@ -292,7 +290,7 @@ def build(root: str | Path, plots: bool = True) -> str:
     (root / "table.csv").write_text(csv_text(meta, rows))
     (root / "table.tex").write_text(latex(meta, rows))
     if plots:
-        import plots as plot_lib
+        from experiments import plots as plot_lib  # matplotlib only when plots are asked for
 
         plot_lib.build(root, meta, runs)
     return text

@@ -4,7 +4,7 @@
     python experiments/train.py --config experiments/configs/sst2.py --workdir runs/sst2_additive \
         --config.model.attention=additive --config.train.num_steps=2000
 
-Re-running with the same workdir resumes an interrupted run (or prints a finished run's results);
+``python -m experiments.train ...`` is the same command. Re-running with the same workdir resumes an interrupted run (or prints a finished run's results);
 a workdir holding another config's run is refused unless ``--overwrite``, and one whose earlier
 training left no readable checkpoint is refused unless ``--restart`` (train again from step 0 there)
 or ``--overwrite``. On a multi-host TPU pod run the same command on every host with ``--distributed``.

@@ -82,7 +82,7 @@ def summarization():
     return config
 
 
-def get_grid():
+def get_config():
     grid = ml_collections.ConfigDict()
     grid.name = "built-in tasks"
     grid.variants = (

@@ -59,7 +59,7 @@ def summarization():
     return config
 
 
-def get_grid():
+def get_config():
     grid = ml_collections.ConfigDict()
     grid.name = "CNN/DailyMail"
     grid.variants = ("none", "dot", "scaled_dot", "additive", "multihead_scaled_dot", "multihead_additive")

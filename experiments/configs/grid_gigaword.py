@@ -15,11 +15,12 @@ Expected: not run on this repository's CPU; about 1-2 hours per variant on a Col
 """
 
 import ml_collections
-from grid import config_module  # experiments/grid.py (compare.py puts experiments/ on sys.path)
+
+from experiments.configs import grid_cnn_dailymail
 
 
 def summarization():
-    config = config_module("grid_cnn_dailymail").summarization()
+    config = grid_cnn_dailymail.summarization()
     config.data.source = "tfds:gigaword"
     config.data.test_split = "test"
     config.data.vocab_size = 16000
@@ -41,7 +42,7 @@ def summarization():
     config.eval.max_decode_length = 32
     return config
 
-def get_grid():
+def get_config():
     grid = ml_collections.ConfigDict()
     grid.name = "Gigaword"
     grid.variants = ("none", "dot", "scaled_dot", "additive", "multihead_scaled_dot", "multihead_additive")

@@ -50,7 +50,7 @@ def classifier():
     return config
 
 
-def get_grid():
+def get_config():
     grid = ml_collections.ConfigDict()
     grid.name = "IMDB"
     grid.variants = ("none", "dot", "scaled_dot", "additive", "multihead_scaled_dot", "multihead_additive")

@@ -15,17 +15,18 @@ variant, about 4-8 minutes per run; README "Real data" has the measured table.
 """
 
 import ml_collections
-from grid import config_module  # experiments/grid.py (compare.py puts experiments/ on sys.path)
+
+from experiments.configs import sst2
 
 
-def get_grid():
+def get_config():
     grid = ml_collections.ConfigDict()
     grid.name = "SST-2"
     grid.variants = ("none", "dot", "scaled_dot", "additive", "multihead_scaled_dot", "multihead_additive")
     grid.seeds = (0,)
     grid.heads = 4
     grid.split = "validation"
-    config = config_module("sst2").get_config()
+    config = sst2.get_config()
     config.data.test_split = ""  # hidden labels
     grid.tasks = {"sst2": config}
     return grid

@@ -14,11 +14,12 @@ Expected: not run on this repository's CPU; about 2 hours per variant on a Colab
 """
 
 import ml_collections
-from grid import config_module  # experiments/grid.py (compare.py puts experiments/ on sys.path)
+
+from experiments.configs import grid_cnn_dailymail
 
 
 def summarization():
-    config = config_module("grid_cnn_dailymail").summarization()
+    config = grid_cnn_dailymail.summarization()
     config.data.source = "tfds:xsum"
     config.data.test_split = "test"
     config.data.vocab_size = 16000
@@ -37,7 +38,7 @@ def summarization():
     config.eval.batch_size = 128
     return config
 
-def get_grid():
+def get_config():
     grid = ml_collections.ConfigDict()
     grid.name = "XSum"
     grid.variants = ("none", "dot", "scaled_dot", "additive", "multihead_scaled_dot", "multihead_additive")

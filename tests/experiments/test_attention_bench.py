@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "experiments" / "benchmarks"))
+from experiments.benchmarks import attention_bench
 
-import attention_bench  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_speed_table_has_every_contender_and_ratio():
@@ -26,7 +25,6 @@ def test_speed_table_has_every_contender_and_ratio():
 def test_peak_rss_is_this_process_not_the_parent():
     # A parent that grew large must not raise the child's starting peak (ru_maxrss survives exec).
     big = np.ones(2**30 // 8)  # 1 GiB in the parent
-    code = "import attention_bench as b; print(b._peak_rss_bytes())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=REPO / "experiments" / "benchmarks")
+    code = "from experiments.benchmarks import attention_bench as b; print(b._peak_rss_bytes())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert int(out.stdout.strip()) < big.nbytes

@@ -1,19 +1,14 @@
 """experiments/compare.py and table.py: the grid trains, resumes, records failures and rebuilds tables."""
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "experiments"))
-
-import compare  # noqa: E402
-import grid as grid_lib  # noqa: E402
-import table  # noqa: E402
+from experiments import compare, table
+from experiments import grid as grid_lib
 
 TINY_GRID = '''
 import ml_collections
@@ -41,7 +36,7 @@ def task(source, steps=4):
     return config
 
 
-def get_grid():
+def get_config():
     grid = ml_collections.ConfigDict()
     grid.name = "tiny"
     grid.variants = ("none", "multihead_additive", "scaled_dot")

@@ -17,8 +17,7 @@ import json, sys
 import jax, numpy as np
 import orbax.checkpoint as ocp
 from attnjax.train import read_log, train_and_evaluate
-sys.path.insert(0, sys.argv[2])
-from train_testing import tiny_classification
+from train_testing import tiny_classification  # tests/train, on PYTHONPATH
 
 assert jax.device_count() == 8, jax.devices()
 out = {}
@@ -42,11 +41,11 @@ def test_one_and_eight_devices_give_the_same_losses(tmp_path):
     env = {
         **os.environ,
         "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(Path(__file__).parent)]),
         "JAX_PLATFORMS": "cpu",
     }
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path), str(Path(__file__).parent)],
+        [sys.executable, "-c", SCRIPT, str(tmp_path)],
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]

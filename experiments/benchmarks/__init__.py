@@ -1,0 +1,1 @@
+"""Speed, memory and throughput benchmarks (each file's docstring has its command and stored result)."""
