@@ -45,6 +45,8 @@ from absl import flags
 from ml_collections import config_flags
 from tqdm.auto import tqdm
 
+from attnjax.files import write_atomic
+from attnjax.train.workdir import json_lines
 from experiments import attention_maps, baseline_rows, table
 from experiments import grid as grid_lib
 
@@ -274,12 +276,6 @@ def run_grid(specs: list[grid_lib.RunSpec], root: Path, workers: int, report_spl
     return [_record(spec, outcomes[spec.name]) for spec in specs]
 
 
-def write_jsonl(path: Path, records: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in records))
-    os.replace(tmp, path)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs the command line ``argv`` (without the program name); 0 when every run finished, 1 otherwise."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -317,8 +313,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "seeds": sorted({s.seed for s in specs}), "grid_file": str(grid_path(flag_values)),
     }
     (root / "grid.json").write_text(json.dumps(meta, indent=1) + "\n")
-    write_jsonl(root / "runs.jsonl", records)
-    write_jsonl(root / "baselines.jsonl", baselines)
+    write_atomic(root / "runs.jsonl", json_lines(records))
+    write_atomic(root / "baselines.jsonl", json_lines(baselines))
     markdown = table.build(root, plots=not flag_values["no-plots"].value)
     print(markdown)
     failed = [r for r in records if r["status"] == "failed"]

@@ -26,6 +26,7 @@ from typing import Any, Optional, Sequence
 
 import ml_collections
 
+from attnjax.models import with_attention
 from attnjax.registry import Registry
 from attnjax.train import complete, run_key
 
@@ -39,14 +40,9 @@ class Variant:
     multi_head: bool = False
 
     def apply(self, config: ml_collections.ConfigDict, heads: int) -> ml_collections.ConfigDict:
+        """``config`` with this row's score and heads (and what the model changes without attention)."""
         config = copy.deepcopy(config)
-        config.model.attention = self.attention
-        config.model.num_heads = heads if self.multi_head else 1
-        if self.attention == "none" and config.model.model == "classifier":
-            # No attention anywhere: the classifier's attention pooling becomes mean pooling.
-            config.model.pooling = "mean"
-        if self.attention == "none" and config.model.model == "seq2seq_rnn":
-            config.model.pointer = False  # copying points with the attention weights: none to point with
+        config.model.update(with_attention(config.model, self.attention, heads if self.multi_head else 1))
         return config
 
 

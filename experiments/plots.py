@@ -2,7 +2,8 @@
 
 - ``learning_curves``: validation main metric and training loss against step, per variant (mean over seeds);
 - ``attention_<task>``: attention heatmaps of the first seed's run of each variant on the same
-  examples (sentiment: weight per token; summarization: cross-attention, summary x source);
+  examples, drawn by the task (``Task.draw_attention``; classification: weight per token;
+  summarization: cross-attention, summary x source);
 - ``length_<task>``: the main metric against input length (quintiles of the split's lengths);
 - ``attention_bench``: forward+backward time per sequence and XLA memory against sequence length,
   parsed from the attention benchmark's stored output (``experiments/benchmarks/attention_bench_cpu.md``).
@@ -20,7 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from experiments.table import MAIN_METRICS, PAIRED_FIELD, read_jsonl  # noqa: E402
+from attnjax.train import TASKS  # noqa: E402
+from experiments.table import read_jsonl, scale  # noqa: E402
 
 # The attention benchmark's stored output (experiments/benchmarks/attention_bench.py --out ...).
 BENCH_MARKDOWN = Path(__file__).resolve().parent / "benchmarks" / "attention_bench_cpu.md"
@@ -52,8 +54,7 @@ def learning_curves(root: Path, meta: dict, runs: list[dict]) -> list[Path]:
         task_runs = _ok(runs, task)
         if not task_runs:
             continue
-        kind = task_runs[0]["config"]["task"]
-        metric, title = MAIN_METRICS[kind][0]
+        metric, title = TASKS.get(task_runs[0]["config"]["task"]).main_metrics[0]
         for variant in meta["variants"]:
             curves = {"validation": [], "train": []}
             for run in _ok(runs, task, variant):
@@ -87,28 +88,10 @@ def attention_heatmaps(root: Path, meta: dict, runs: list[dict], task: str) -> l
     maps = {v: m for v in meta["variants"] if (m := _first_seed_maps(root, runs, task, v)) is not None}
     if not maps:
         return []
-    kind = next(iter(maps.values()))["kind"]
-    if kind == "classification":
-        examples = min(len(m["examples"]) for m in maps.values())
-        fig, axes = plt.subplots(examples, 1, figsize=(12, 1.0 + 0.45 * len(maps) * examples), squeeze=False)
-        for e in range(examples):
-            tokens = next(iter(maps.values()))["examples"][e]["tokens"]
-            rows = [m["examples"][e]["weights"][: len(tokens)] for m in maps.values()]
-            ax = axes[e, 0]
-            ax.imshow(np.array(rows), aspect="auto", cmap="viridis")
-            ax.set_xticks(range(len(tokens)), tokens, rotation=70, fontsize=7)
-            ax.set_yticks(range(len(maps)), [labels[v] for v in maps], fontsize=7)
-            example = next(iter(maps.values()))["examples"][e]
-            ax.set_title(f"{task}: example {example['index']} (label {example['label']}), weight per token", fontsize=9)
-    else:
-        fig, axes = plt.subplots(len(maps), 1, figsize=(14, 2.2 * len(maps)), squeeze=False)
-        for ax, (variant, m) in zip(axes[:, 0], maps.items()):
-            example = m["examples"][0]
-            ax.imshow(np.array(example["weights"]), aspect="auto", cmap="viridis")
-            ax.set_yticks(range(len(example["summary_tokens"])), example["summary_tokens"], fontsize=6)
-            step = max(1, len(example["tokens"]) // 60)
-            ax.set_xticks(range(0, len(example["tokens"]), step), example["tokens"][::step], rotation=80, fontsize=6)
-            ax.set_title(f"{task}, {labels[variant]}: cross-attention, summary x source (example {example['index']})", fontsize=9)
+    draw = TASKS.get(next(iter(maps.values()))["kind"]).draw_attention
+    if draw is None:
+        return []
+    fig = draw({labels[v]: m for v, m in maps.items()}, task)
     fig.tight_layout()
     return _save(fig, root, f"attention_{task}")
 
@@ -118,7 +101,7 @@ def metric_by_length(root: Path, meta: dict, runs: list[dict], task: str) -> lis
     if not task_runs:
         return []
     kind = task_runs[0]["config"]["task"]
-    field = PAIRED_FIELD[kind]
+    field, factor = TASKS.get(kind).paired_field, scale(kind)
     split = meta["split"]
     per_variant = {}
     for variant in meta["variants"]:
@@ -138,11 +121,11 @@ def metric_by_length(root: Path, meta: dict, runs: list[dict], task: str) -> lis
     centers = (edges[:-1] + edges[1:]) / 2
     for variant, rows in per_variant.items():
         x = np.array([r["input_length"] for r in rows])
-        y = np.array([r[field] for r in rows], float) * (100 if field == "correct" else 1)
+        y = np.array([r[field] for r in rows], float) * factor
         bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
         means = [y[bins == b].mean() if (bins == b).any() else np.nan for b in range(len(edges) - 1)]
         ax.plot(centers, means, marker="o", label=labels[variant])
-    name = "accuracy" if field == "correct" else field
+    name = TASKS.get(kind).main_metrics[0][0]
     ax.set(title=f"{task}: {name} by input length ({split})", xlabel="input length (tokens, bin centre)", ylabel=name)
     ax.legend(fontsize=7)
     return _save(fig, root, f"length_{task}")

@@ -29,13 +29,8 @@ from typing import Optional
 
 import numpy as np
 
-# Main metrics per task kind (results' config.task): (key, column header).
-MAIN_METRICS = {
-    "classification": (("accuracy", "acc"),),
-    "summarization": (("rouge1", "R-1"), ("rouge2", "R-2"), ("rougeL", "R-L")),
-}
-# Per-example field behind the paired comparison of each kind (the first main metric).
-PAIRED_FIELD = {"classification": "correct", "summarization": "rouge1"}
+from attnjax.train import TASKS
+
 BOOTSTRAP_SAMPLES = 2000
 
 
@@ -65,23 +60,32 @@ def split_metrics(record: dict, split: str) -> Optional[dict]:
 
 
 def task_kind(records: list[dict]) -> str:
+    """The :data:`attnjax.train.TASKS` name of the runs (their ``config.task``)."""
     return records[0]["config"]["task"]
 
 
-def _per_example(root: Path, record: dict, split: str, field: str) -> dict[int, float]:
+def scale(kind: str) -> float:
+    """What the tables multiply a task's metrics by: 100 for fractions (accuracy), else 1 (ROUGE)."""
+    return 100.0 if TASKS.get(kind).percent else 1.0
+
+
+def _per_example(root: Path, record: dict, split: str, field: str, factor: float) -> dict[int, float]:
     rows = read_jsonl(root / record["workdir"] / f"predictions_{split}.jsonl")
-    return {r["index"]: float(r[field]) * (100.0 if field == "correct" else 1.0) for r in rows if field in r}
+    return {r["index"]: float(r[field]) * factor for r in rows if field in r}
 
 
-def paired_bootstrap(root: Path, runs: list[dict], reference: list[dict], split: str, field: str) -> Optional[tuple[float, float, float]]:
-    """Mean per-example difference (run - reference) and its 95% bootstrap interval, seed-matched."""
+def paired_bootstrap(
+    root: Path, runs: list[dict], reference: list[dict], split: str, field: str, factor: float = 1.0
+) -> Optional[tuple[float, float, float]]:
+    """Mean per-example difference (run - reference) of ``field`` x ``factor`` and its 95% bootstrap
+    interval, seed-matched."""
     ref_by_seed = {r["seed"]: r for r in reference if r.get("status") == "ok"}
     diffs = []
     for run in runs:
         if run.get("status") != "ok" or run["seed"] not in ref_by_seed:
             continue
-        a = _per_example(root, run, split, field)
-        b = _per_example(root, ref_by_seed[run["seed"]], split, field)
+        a = _per_example(root, run, split, field, factor)
+        b = _per_example(root, ref_by_seed[run["seed"]], split, field, factor)
         common = sorted(set(a) & set(b))
         if common:
             diffs.append(np.array([a[i] - b[i] for i in common]))
@@ -101,6 +105,7 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
     for task in meta["tasks"]:
         task_runs = [r for r in runs if r["task"] == task]
         kind = task_kind(task_runs)
+        task_spec, factor = TASKS.get(kind), scale(kind)
         reference = [r for r in task_runs if r["variant"] == meta["reference"]]
         for variant in meta["variants"]:
             group = [r for r in task_runs if r["variant"] == variant]
@@ -110,12 +115,12 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
                 "seeds": len(ok), "seeds_planned": len(group),
                 "failed": [f"seed {r['seed']}: {r.get('error') or 'no ' + split + ' metrics'}" for r in group if r not in ok],
             }
-            for key, _ in MAIN_METRICS[kind]:
-                values = [100.0 * split_metrics(r, split)[key] if kind == "classification" else split_metrics(r, split)[key] for r in ok]
+            for key, _ in task_spec.main_metrics:
+                values = [factor * split_metrics(r, split)[key] for r in ok]
                 # One seed has no spread to show: std None.
                 row[key] = (float(np.mean(values)), float(np.std(values)) if len(values) > 1 else None) if values else None
             row["paired"] = (
-                paired_bootstrap(root, ok, reference, split, PAIRED_FIELD[kind])
+                paired_bootstrap(root, ok, reference, split, task_spec.paired_field, factor)
                 if variant != meta["reference"] and reference else None
             )
             row["num_params"] = ok[0]["num_params"] if ok else None
@@ -127,7 +132,7 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
             row = {"task": task, "kind": kind, "row": base["name"], "label": base["label"], "trained": False,
                    "seeds": 1, "seeds_planned": 1, "failed": [], "paired": None, "num_params": None,
                    "tokens_per_second": None, "step_memory_mib": None, "wall_seconds": None}
-            for key, _ in MAIN_METRICS[kind]:
+            for key, _ in task_spec.main_metrics:
                 row[key] = (float(base["metrics"][key]), None)
             rows.append(row)
     return rows
@@ -193,8 +198,8 @@ def markdown(meta: dict, rows: list[dict]) -> str:
     header, rule = ["variant"], ["---"]
     for task in meta["tasks"]:
         kind = next(iter(by_task[task].values()))["kind"]
-        header += [f"{task} {name}" for _, name in MAIN_METRICS[kind]] + [f"{task} Δ{MAIN_METRICS[kind][0][1]} vs {meta['reference']} [95% CI]"]
-        rule += ["---:"] * (len(MAIN_METRICS[kind]) + 1)
+        header += [f"{task} {name}" for _, name in TASKS.get(kind).main_metrics] + [f"{task} Δ{TASKS.get(kind).main_metrics[0][1]} vs {meta['reference']} [95% CI]"]
+        rule += ["---:"] * (len(TASKS.get(kind).main_metrics) + 1)
     out.write("| " + " | ".join(header) + " |\n|" + "|".join(rule) + "|\n")
     for name in order:
         cells = [labels[name]]
@@ -202,7 +207,7 @@ def markdown(meta: dict, rows: list[dict]) -> str:
             task_rows = list(by_task[task].values())
             kind = task_rows[0]["kind"]
             row = by_task[task].get(name)
-            for key, _ in MAIN_METRICS[kind]:
+            for key, _ in TASKS.get(kind).main_metrics:
                 cells.append(_cell(row[key] if row else None, _best(task_rows, key, "max"), _metric_fmt, bold))
             cells.append(_paired_fmt(row["paired"]) if row and row["paired"] else "-")
         out.write("| " + " | ".join(cells) + " |\n")
@@ -236,7 +241,7 @@ def csv_text(meta: dict, rows: list[dict]) -> str:
     writer.writerow(["task", "variant", "label", "split", "metric", "mean", "std", "seeds", "delta_vs_reference",
                      "ci_low", "ci_high", "num_params", "tokens_per_second", "step_memory_mib", "wall_seconds"])
     for row in rows:
-        for i, (key, _) in enumerate(MAIN_METRICS[row["kind"]]):
+        for i, (key, _) in enumerate(TASKS.get(row["kind"]).main_metrics):
             value = row[key] or (None, None)
             paired = row["paired"] if (row["paired"] and i == 0) else (None, None, None)
             writer.writerow([row["task"], row["row"], row["label"], meta["split"], key, _num(value[0]), _num(value[1]),
@@ -258,8 +263,8 @@ def latex(meta: dict, rows: list[dict]) -> str:
     columns, header = [], ["Variant"]
     for task in meta["tasks"]:
         kind = next(iter(by_task[task].values()))["kind"]
-        columns += ["r"] * len(MAIN_METRICS[kind])
-        header += [f"{task} {name}" for _, name in MAIN_METRICS[kind]]
+        columns += ["r"] * len(TASKS.get(kind).main_metrics)
+        header += [f"{task} {name}" for _, name in TASKS.get(kind).main_metrics]
     lines = [
         "\\begin{tabular}{l" + "".join(columns) + "}", "\\toprule", " & ".join(_tex(h) for h in header) + " \\\\", "\\midrule",
     ]
@@ -268,7 +273,7 @@ def latex(meta: dict, rows: list[dict]) -> str:
         for task in meta["tasks"]:
             task_rows = list(by_task[task].values())
             row = by_task[task].get(name)
-            for key, _ in MAIN_METRICS[task_rows[0]["kind"]]:
+            for key, _ in TASKS.get(task_rows[0]["kind"]).main_metrics:
                 cells.append(_cell(row[key] if row else None, _best(task_rows, key, "max"), tex_metric, bold))
         lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]

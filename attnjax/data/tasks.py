@@ -60,7 +60,9 @@ def infer_field_map(columns: Sequence[str], where: str, fields: Optional[Mapping
                 f"{where}: field {canonical!r} is mapped to column {column!r}, but the columns found are "
                 f"{columns}; pass fields={{{canonical!r}: <one of those>}}"
             )
-    for kind_name in ("summarization", "classification"):
+    # Kinds registered later are tried first, so a new kind's fields win over the built-in ones (and
+    # summarization, whose document may sit in a "text" column, over classification).
+    for kind_name in reversed(TASK_KINDS.names()):
         kind = TASK_KINDS.get(kind_name)
         if given and not set(given) <= set(kind.fields):
             continue
@@ -74,7 +76,8 @@ def infer_field_map(columns: Sequence[str], where: str, fields: Optional[Mapping
             return kind_name, mapping
     raise ValueError(
         f"{where}: cannot tell which columns hold the example fields; found columns {columns}, expected "
-        f"text+label (classification) or document+summary (summarization); pass fields=, e.g. "
+        + " or ".join(f"{'+'.join(TASK_KINDS.get(n).fields)} ({n})" for n in TASK_KINDS)
+        + "; pass fields=, e.g. "
         f"fields={{'text': 'sentence', 'label': 'label'}}"
     )
 

@@ -12,7 +12,9 @@ from attnjax.models.seq2seq_transformer import Seq2SeqTransformer
 from attnjax.models.components import ENCODERS, POOLINGS
 from attnjax.models.config import DTYPES, NO_ATTENTION, ModelConfig, to_config
 from attnjax.models.decoding import beam_decode, beam_search, greedy_decode, greedy_search
-from attnjax.models.registry import MODELS, ModelSpec, build_model, example_inputs, init_model, validate
+from attnjax.models.registry import (
+    MODELS, ModelSpec, build_model, example_inputs, init_model, validate, with_attention,
+)
 from attnjax.models.summary import count_params, model_summary, summarize
 
 __all__ = [
@@ -38,4 +40,5 @@ __all__ = [
     "summarize",
     "to_config",
     "validate",
+    "with_attention",
 ]

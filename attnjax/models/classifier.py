@@ -58,4 +58,5 @@ def check_classifier(config: ModelConfig) -> None:
         check_choice("pooling", config.pooling, ("mean",))
 
 
-MODELS.register("classifier", ModelSpec(Classifier, check_classifier, token_inputs(1)))
+# No attention anywhere: the attention pooling becomes mean pooling.
+MODELS.register("classifier", ModelSpec(Classifier, check_classifier, token_inputs(1), {"pooling": "mean"}))

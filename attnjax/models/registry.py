@@ -1,20 +1,21 @@
 """The model registry and ``build_model``: a config in, a validated Flax module out.
 
 Each model registers a :class:`ModelSpec`: the module class, a ``check`` for the fields only it
-reads, and ``example_inputs`` for ``init``. Names are resolved here, once; the modules below get
+reads, ``example_inputs`` for ``init`` and ``without_attention``, what a model of it with
+``attention="none"`` changes besides (:func:`with_attention` applies it). Names are resolved here, once; the modules below get
 objects (a :class:`attnjax.ops.Score`, a cell class), never an if/elif over variant names.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from attnjax.models.config import ModelConfig, check_choice, check_common, to_config
+from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice, check_common, to_config
 from attnjax.registry import Registry
 
 Array = jax.Array
@@ -27,6 +28,7 @@ class ModelSpec:
     module: Callable[..., nn.Module]  # module(config=ModelConfig) -> nn.Module
     check: Callable[[ModelConfig], None]
     example_inputs: Callable[[ModelConfig, int, int], tuple[Array, ...]]
+    without_attention: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # fields "none" also sets
 
 
 MODELS: Registry[ModelSpec] = Registry("model")
@@ -39,6 +41,16 @@ def validate(config: Any) -> ModelConfig:
     check_common(config)
     MODELS.get(config.model).check(config)
     return config
+
+
+def with_attention(fields: Mapping[str, Any], attention: str, num_heads: int) -> dict:
+    """The model ``fields`` (a config's ``model`` group) changed to ``attention`` with ``num_heads``
+    heads; for ``attention="none"`` also the model's ``without_attention`` fields (e.g. the
+    classifier pools by mean), so the result passes :func:`validate`."""
+    changes = {"attention": attention, "num_heads": num_heads}
+    if attention == NO_ATTENTION:
+        changes.update(MODELS.get(fields["model"]).without_attention)
+    return changes
 
 
 def build_model(config: Any) -> nn.Module:

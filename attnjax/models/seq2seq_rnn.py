@@ -106,4 +106,5 @@ def check_seq2seq_rnn(config: ModelConfig) -> None:
         check_choice("attention", config.attention, list_scores())
 
 
-MODELS.register("seq2seq_rnn", ModelSpec(Seq2SeqRNN, check_seq2seq_rnn, token_inputs(2)))
+# Copying points with the attention weights: without attention there is nothing to point with.
+MODELS.register("seq2seq_rnn", ModelSpec(Seq2SeqRNN, check_seq2seq_rnn, token_inputs(2), {"pointer": False}))

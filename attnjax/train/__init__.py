@@ -12,6 +12,7 @@ one CPU, a GPU, a TPU v2-8 and a multi-host pod (after ``jax.distributed.initial
 same code with the same global batch.
 """
 
+from attnjax.train import classification, summarization  # noqa: F401  (register the built-in tasks)
 from attnjax.train.checkpoints import Checkpointer
 from attnjax.train.config import complete, default_config, run_key
 from attnjax.train.logs import read_log

@@ -6,10 +6,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import numpy as np
-
 from attnjax.data import EncodedExamples, Tokenizer, encode_examples, load_or_train_tokenizer, open_source, split_of
-from attnjax.train.split_checks import check_label_count, check_several_classes, check_train_size
+from attnjax.train.split_checks import check_train_size
+from attnjax.train.tasks import Task
 
 TOKENIZER_DIR = "tokenizer"
 
@@ -38,8 +37,7 @@ def _first(examples: Sequence[dict], limit: int) -> Sequence[dict]:
     return examples.subset(range(limit)) if hasattr(examples, "subset") else list(examples)[:limit]
 
 
-def _training_texts(examples: Sequence[dict], task: str):
-    fields = ("text",) if task == "classification" else ("document", "summary")
+def _training_texts(examples: Sequence[dict], fields: Sequence[str]):
     for i in range(len(examples)):
         for field in fields:
             yield examples[i][field]
@@ -52,12 +50,14 @@ def _tokenizer_options(data: Any) -> dict:
     return options
 
 
-def load_run_data(config: Any, workdir: Path, kind: str) -> RunData:
+def load_run_data(config: Any, workdir: Path, task: Task) -> RunData:
     """Reads the splits, trains (or reloads) the tokenizer in ``workdir/tokenizer`` and encodes.
 
-    ``kind`` is the data the task reads (``classification`` or ``summarization``).
+    ``task`` says which data it reads (``task.kind``), which fields the tokenizer learns and what
+    the data must satisfy (``task.check_data``, ``task.hidden_test``).
     """
     data = config.data
+    kind = task.kind
     source = open_source(data.source, **data.options.to_dict())
     if source.task != kind:
         raise ValueError(
@@ -67,12 +67,9 @@ def load_run_data(config: Any, workdir: Path, kind: str) -> RunData:
     train = _first(split_of(source, data.train_split), data.max_train_examples)
     evaluation = _first(split_of(source, data.eval_split), data.max_eval_examples)
     check_train_size(len(train), config.train.batch_size, f"config.data.train_split={data.train_split!r}")
-    if kind == "classification":
-        check_label_count(source.label_names, config.model.num_classes, data.source)
-        check_several_classes(train, source.label_names, f"config.data.train_split={data.train_split!r}", data.max_train_examples)
-        check_several_classes(evaluation, source.label_names, f"config.data.eval_split={data.eval_split!r}", data.max_eval_examples)
+    task.check_examples(source, train, evaluation, config)
     tokenizer = load_or_train_tokenizer(
-        Path(workdir) / TOKENIZER_DIR, data.tokenizer, _training_texts(train, kind), **_tokenizer_options(data)
+        Path(workdir) / TOKENIZER_DIR, data.tokenizer, _training_texts(train, task.text_fields), **_tokenizer_options(data)
     )
 
     def encode(name: str, examples: Sequence[dict]) -> Split:
@@ -86,8 +83,9 @@ def load_run_data(config: Any, workdir: Path, kind: str) -> RunData:
         skipped = f"{data.source} has no {data.test_split!r} split (it has {', '.join(source.native_splits)})"
     else:
         test_examples = _first(split_of(source, data.test_split), data.max_test_examples)
-        if kind == "classification" and any(test_examples[i]["label"] < 0 for i in range(len(test_examples))):
-            skipped = f"the {data.test_split!r} split of {data.source} has hidden labels (-1)"
+        hidden = task.hidden_test(test_examples)
+        if hidden:
+            skipped = f"the {data.test_split!r} split of {data.source} {hidden}"
         else:
             test = encode(data.test_split, test_examples)
     run = RunData(
@@ -95,22 +93,5 @@ def load_run_data(config: Any, workdir: Path, kind: str) -> RunData:
         train=encode(data.train_split, train), eval=encode(data.eval_split, evaluation), test=test,
         test_skipped=skipped,
     )
-    if kind == "classification":
-        _check_labels(run, config.model.num_classes)
+    task.check_data(run, config)
     return run
-
-
-def _check_labels(run: RunData, num_classes: int) -> None:
-    for split in (run.train, run.eval, run.test):
-        if split is None:
-            continue
-        labels = split.encoded.labels
-        if labels.min() < 0 or labels.max() >= num_classes:
-            found = sorted(set(np.unique(labels).tolist()))
-            raise ValueError(
-                f"the {split.name!r} split has labels {found[:20]} but config.model.num_classes={num_classes}; "
-                f"expected labels in [0, {num_classes})"
-                + (f" (label names: {', '.join(run.label_names)})" if run.label_names else "")
-                + ("; -1 marks hidden labels (e.g. GLUE's test split): train and evaluate on labelled splits"
-                   if labels.min() == -1 else "")
-            )

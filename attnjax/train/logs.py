@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import jax
+
+from attnjax.files import write_atomic
 
 LOG_FILE = "metrics.jsonl"
 
@@ -48,9 +49,7 @@ class MetricLogger:
         if not self.enabled or not self.path.exists():
             return
         kept = [r for r in read_log(self.path) if r.get("step", 0) <= step]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, step: int, split: str, metrics: dict) -> None:
         if not self.enabled:

@@ -31,7 +31,7 @@ from attnjax.train.logs import MetricLogger
 from attnjax.train.optim import make_optimizer
 from attnjax.train.state import TrainState
 from attnjax.train.steps import make_train_step
-from attnjax.train.tasks import TASKS, EvalContext, decode_ids
+from attnjax.train.tasks import TASKS, EvalContext
 from attnjax.train.workdir import RESULTS_FILE, check_restart_from_zero, prepare_workdir, write_json, write_json_lines
 
 PREDICTIONS_FILE = "predictions_{split}.jsonl"  # per-example records of the best validation / the test evaluation
@@ -59,9 +59,7 @@ def run_model_config(config: Any, vocab_size: int):
     values = config.model.to_dict()
     values["vocab_size"] = vocab_size
     model_config = validate(values)
-    longest = max(config.data.bucket_lengths)
-    if TASKS.get(config.task).kind == "summarization":  # targets and decoding need positions too
-        longest = max(longest, max(config.data.target_bucket_lengths), config.eval.max_decode_length)
+    longest = TASKS.get(config.task).longest(config)
     if longest > model_config.max_length:
         raise ValueError(
             f"config.model.max_length={model_config.max_length} is shorter than the longest sequence the run feeds "
@@ -100,7 +98,8 @@ class Run:
                 f"config.train.batch_size={config.train.batch_size} must be a multiple of accumulation_steps "
                 f"({config.train.accumulation_steps}) x devices ({self.mesh.devices.size})"
             )
-        self.data = load_run_data(config, workdir, self.task.kind)
+        self.data = load_run_data(config, workdir, self.task)
+        self.task = self.task.for_tokenizer(self.data.tokenizer)
         self.model_config = run_model_config(config, self.data.tokenizer.vocab_size)
         self.model = build_model(self.model_config)
         self.tx, self.schedule = make_optimizer(config.optimizer, config.train.num_steps)
@@ -122,9 +121,9 @@ class Run:
             },
             out_shardings=replicated,
         )
-        eval_config = config.eval
-        self._decode = jax.jit(
-            lambda params, inputs: decode_ids(model, params, inputs, eval_config), out_shardings=replicated
+        eval_config, tokenizer = config.eval, self.data.tokenizer
+        self._decode = None if task.decode is None else jax.jit(
+            lambda params, inputs: task.decode(model, params, inputs, eval_config, tokenizer), out_shardings=replicated
         )
 
     # --- state --------------------------------------------------------------------------------

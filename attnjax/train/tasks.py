@@ -1,6 +1,7 @@
-"""Tasks: the loss a model trains on and the metrics it is evaluated with, registered by name.
+"""Tasks: everything of a run that depends on what is learned, registered by name in :data:`TASKS`.
 
-A :class:`Task` has three parts:
+A :class:`Task` is the one place a task kind is decided; the loop, the data reader, the tables, the
+plots and the attention maps read it and never compare task names. It has:
   ``loss(model, params, batch, rng, step) -> (loss_sum, sums)``: summed over the batch's real
       examples/tokens, with ``sums["weight"]`` their count, so microbatches and devices add up to
       exactly the global batch mean (``loss_sum / weight``);
@@ -10,23 +11,29 @@ A :class:`Task` has three parts:
   ``evaluate(context, evaluated) -> metrics``: host-side metrics over a split, from the
       ``(outputs, global_batch)`` pairs of all its batches; ``metrics["per_example"]`` is a list of
       one record per evaluated example (``index`` into the split, ``input_length`` and the task's
-      per-example scores), which the loop stores as ``predictions_<split>.jsonl``.
+      per-example scores), which the loop stores as ``predictions_<split>.jsonl``;
+  the data it reads (``kind``: a record schema of :mod:`attnjax.data`; ``text_fields``: what the
+      tokenizer is trained on; ``input_field``: what the model reads), the checks its data needs
+      (``check_examples`` before tokenizing, ``check_data`` after; ``hidden_test``: why a test split cannot be scored, e.g. hidden labels), the longest sequence a run feeds the model (``longest``);
+  how it is reported: ``main_metrics`` (the tables' columns; the first is the paired comparison's,
+      on the per-example field ``paired_field``), ``percent`` (fractions shown x 100);
+  how its attention is shown: ``attention_maps(run, examples)`` (per-example records for
+      ``attention.json``) and ``draw_attention(maps, labels, title)`` (a matplotlib figure).
+
+The built-in tasks are :mod:`attnjax.train.classification` and :mod:`attnjax.train.summarization`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from attnjax.models import beam_decode, greedy_decode
 from attnjax.registry import Registry
-from attnjax.train import metrics as metric_lib
 
 Array = jax.Array
 Batch = Mapping[str, Array]
@@ -43,170 +50,79 @@ class EvalContext:
     num_classes: int = 0
 
 
+def _no_check(data: Any, config: Any) -> None:
+    del data, config
+
+
+def _no_example_check(source: Any, train: Any, evaluation: Any, config: Any) -> None:
+    del source, train, evaluation, config
+
+
+def _visible(examples: Sequence[Mapping[str, Any]]) -> str:
+    del examples
+    return ""
+
+
+def longest_input(config: Any) -> int:
+    """The longest input a run of ``config`` feeds: its largest bucket."""
+    return max(config.data.bucket_lengths)
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
-    kind: str  # the data it reads: "classification" or "summarization" (attnjax.data task kinds)
+    kind: str  # the record schema of its data (attnjax.data.SCHEMAS), e.g. "classification"
     loss: Callable[..., tuple[Array, dict]]
     predict: Callable[..., dict]
     evaluate: Callable[..., dict]
     device_keys: tuple[str, ...]  # batch arrays the jitted functions read (and evaluation gets back)
     metric_names: tuple[str, ...]  # what evaluate returns (config.eval.best_metric picks one)
+    text_fields: tuple[str, ...]  # example fields the tokenizer is trained on
+    input_field: str  # the example field the model reads
+    main_metrics: tuple[tuple[str, str], ...]  # (metric, column header) in the tables; the first is paired
+    paired_field: str  # the per-example record field behind the paired comparison
+    percent: bool = False  # the metrics and paired_field are fractions: tables and plots show x 100
+    longest: Callable[[Any], int] = longest_input  # config -> longest sequence the model is fed
+    check_examples: Callable[..., None] = _no_example_check  # (source, train, eval examples, config), before tokenizing
+    check_data: Callable[[Any, Any], None] = _no_check  # (RunData, config) -> None or ValueError
+    hidden_test: Callable[[Sequence[Mapping[str, Any]]], str] = _visible  # test examples -> why unusable, or ""
+    decode: Optional[Callable[..., Array]] = None  # (model, params, inputs, eval_config, tokenizer) -> ids
+    bind: Optional[Callable[["Task", Any], "Task"]] = None  # (task, tokenizer) -> task using its ids
+    attention_maps: Optional[Callable[[Any, list], list[dict]]] = None  # (LoadedRun, examples) -> records
+    draw_attention: Optional[Callable[..., Any]] = None  # ({label: attention.json}, title) -> Figure
+
+    def for_tokenizer(self, tokenizer: Any) -> "Task":
+        """This task with the tokenizer's special ids (``bos_id``, ``eos_id``) bound where it uses them."""
+        return self.bind(self, tokenizer) if self.bind is not None else self
 
 
 TASKS: Registry[Task] = Registry("task")
 
 
-def _weighted_cross_entropy(logits: Array, labels: Array, weights: Array) -> Array:
+def weighted_cross_entropy(logits: Array, labels: Array, weights: Array) -> Array:
     losses = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels)
     return losses * weights
 
 
-# --- classification ---------------------------------------------------------------------------
+# --- attention maps, shared by the tasks ---------------------------------------------------------
 
 
-def classification_loss(model: nn.Module, params: Any, batch: Batch, rng: Array, step: Array):
-    del step
-    logits = model.apply({"params": params}, batch["inputs"], deterministic=False, rngs={"dropout": rng})
-    weights = batch["example_mask"].astype(jnp.float32)
-    loss_sum = _weighted_cross_entropy(logits, batch["labels"], weights).sum()
-    correct = (jnp.argmax(logits, -1) == batch["labels"]).astype(jnp.float32) * weights
-    return loss_sum, {"weight": weights.sum(), "accuracy": correct.sum()}
+def sown_weights(intermediates: Any, prefer: tuple[str, ...]) -> Optional[np.ndarray]:
+    """The sown attention or pooling weights whose path contains the first of ``prefer`` found (the
+    last such layer), or None when nothing was sown (no attention, or chunked attention)."""
+    leaves = [(jax.tree_util.keystr(path), leaf) for path, leaf in jax.tree_util.tree_flatten_with_path(intermediates)[0]]
+    for word in prefer:
+        found = [leaf for path, leaf in leaves if word in path and ("attention_weights" in path or "pooling_weights" in path)]
+        if found:
+            return np.asarray(found[-1], np.float32)
+    return None
 
 
-def classification_predict(model: nn.Module, params: Any, batch: Batch) -> dict:
-    logits = model.apply({"params": params}, batch["inputs"])
-    losses = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), batch["labels"])
-    return {"prediction": jnp.argmax(logits, -1), "loss": losses}
+def token_strings(tokenizer: Any, ids: np.ndarray) -> list[str]:
+    """Each id decoded on its own (``·`` for an id that decodes to nothing)."""
+    return [tokenizer.decode([int(i)]) or "·" for i in ids]
 
 
-def classification_evaluate(context: EvalContext, evaluated: Iterable[tuple[dict, dict]]) -> dict:
-    scores = metric_lib.ClassificationMetrics(context.num_classes)
-    losses = metric_lib.MeanAccumulator()
-    records = []
-    for out, _ in evaluated:
-        mask = out["example_mask"].astype(bool)
-        scores.update(out["prediction"][mask], out["labels"][mask])
-        losses.update(out["loss"][mask].sum(), mask.sum())
-        for i in np.flatnonzero(mask):
-            label, prediction = int(out["labels"][i]), int(out["prediction"][i])
-            records.append({
-                "index": int(out["example_index"][i]), "input_length": int(out["input_length"][i]),
-                "label": label, "prediction": prediction, "correct": float(label == prediction),
-                "loss": float(out["loss"][i]),
-            })
-    records.sort(key=lambda r: r["index"])
-    return {**scores.result(), "loss": losses.result(), "per_example": records}
-
-
-TASKS.register(
-    "classification",
-    Task(
-        kind="classification",
-        loss=classification_loss,
-        predict=classification_predict,
-        evaluate=classification_evaluate,
-        device_keys=("inputs", "labels", "example_mask", "example_index"),
-        metric_names=("accuracy", "macro_f1", "loss"),
-    ),
-)
-
-
-# --- summarization ----------------------------------------------------------------------------
-
-
-def shift_right(targets: Array, bos_id: int) -> Array:
-    """Decoder inputs: ``bos`` then the targets without their last token (teacher forcing)."""
-    return jnp.concatenate([jnp.full_like(targets[:, :1], bos_id), targets[:, :-1]], axis=1)
-
-
-def _token_losses(model: nn.Module, params: Any, batch: Batch, deterministic: bool, rng=None):
-    rngs = None if deterministic else {"dropout": rng}
-    targets_in = shift_right(batch["targets"], BOS_ID)
-    logits = model.apply(
-        {"params": params}, batch["inputs"], targets_in, deterministic=deterministic, rngs=rngs
-    )
-    weights = batch["target_mask"].astype(jnp.float32) * batch["example_mask"].astype(jnp.float32)[:, None]
-    return _weighted_cross_entropy(logits, batch["targets"], weights), weights, logits
-
-
-BOS_ID = 1  # attnjax.data tokenizers: pad 0, bos 1, eos 2
-EOS_ID = 2
-
-
-def summarization_loss(model: nn.Module, params: Any, batch: Batch, rng: Array, step: Array):
-    del step
-    losses, weights, logits = _token_losses(model, params, batch, deterministic=False, rng=rng)
-    correct = (jnp.argmax(logits, -1) == batch["targets"]).astype(jnp.float32) * weights
-    return losses.sum(), {"weight": weights.sum(), "token_accuracy": correct.sum()}
-
-
-def summarization_predict(model: nn.Module, params: Any, batch: Batch) -> dict:
-    losses, weights, _ = _token_losses(model, params, batch, deterministic=True)
-    return {"loss_sum": losses.sum(-1), "tokens": weights.sum(-1)}
-
-
-def decode_ids(model: nn.Module, params: Any, inputs: Array, eval_config: Any) -> Array:
-    """Summaries ``[B, max_decode_length]`` by greedy or beam search (the best beam)."""
-    if eval_config.decode == "beam":
-        sequences, _ = beam_decode(
-            model, params, inputs, beam_size=eval_config.beam_size, max_length=eval_config.max_decode_length,
-            alpha=eval_config.alpha, bos_id=BOS_ID, eos_id=EOS_ID,
-        )
-        return sequences[:, 0]
-    if eval_config.decode != "greedy":
-        raise ValueError(f"config.eval.decode={eval_config.decode!r}; expected 'greedy' or 'beam'")
-    tokens, _ = greedy_decode(
-        model, params, inputs, max_length=eval_config.max_decode_length, bos_id=BOS_ID, eos_id=EOS_ID
-    )
-    return tokens
-
-
-def ids_to_text(tokenizer: Any, ids: np.ndarray) -> str:
-    """Token ids up to (not including) the first ``eos``, as text."""
-    ids = np.asarray(ids)
-    end = np.flatnonzero(ids == EOS_ID)
-    return tokenizer.decode(ids[: end[0]] if end.size else ids)
-
-
-def summarization_evaluate(context: EvalContext, evaluated: Iterable[tuple[dict, dict]]) -> dict:
-    losses = metric_lib.MeanAccumulator()
-    rouge = metric_lib.RougeMetrics()
-    limit = context.eval_config.max_decode_examples or None
-    decoded = 0
-    records = []
-    for out, global_batch in evaluated:
-        mask = out["example_mask"].astype(bool)
-        losses.update(out["loss_sum"][mask].sum(), out["tokens"][mask].sum())
-        if limit is not None and decoded >= limit:
-            continue
-        ids = context.decode(global_batch["inputs"])
-        keep = np.flatnonzero(mask)[: None if limit is None else limit - decoded]
-        predictions = [ids_to_text(context.tokenizer, ids[i]) for i in keep]
-        references = [context.examples[int(out["example_index"][i])]["summary"] for i in keep]
-        for i, prediction, scores in zip(keep, predictions, rouge.update(predictions, references)):
-            records.append({
-                "index": int(out["example_index"][i]), "input_length": int(out["input_length"][i]),
-                "prediction": prediction, "loss": float(out["loss_sum"][i] / max(out["tokens"][i], 1)),
-                **scores,
-            })
-        decoded += len(keep)
-    loss = losses.result()
-    records.sort(key=lambda r: r["index"])
-    return {
-        "loss": loss, "perplexity": metric_lib.perplexity(loss), **rouge.result(), "decoded": decoded,
-        "per_example": records,
-    }
-
-
-TASKS.register(
-    "summarization",
-    Task(
-        kind="summarization",
-        loss=summarization_loss,
-        predict=summarization_predict,
-        evaluate=summarization_evaluate,
-        device_keys=("inputs", "targets", "target_mask", "example_mask", "example_index"),
-        metric_names=("loss", "perplexity", "rouge1", "rouge2", "rougeL", "rougeLsum"),
-    ),
-)
-
+def padded_ids(run: Any, texts: list[str]) -> tuple[np.ndarray, list[int]]:
+    """Ids ``[N, L]`` from :meth:`LoadedRun.encode` (one batch, one compile) and each row's length."""
+    ids = run.encode(texts)
+    return ids, (ids != run.model_config.pad_id).sum(1).tolist()

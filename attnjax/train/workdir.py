@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Optional
 
 import jax
 
+from attnjax.files import write_atomic
 from attnjax.train.config import as_dict, run_key
 from attnjax.train.logs import LOG_FILE, read_log
 
@@ -30,20 +30,19 @@ RESULTS_FILE = "results.json"
 
 def write_json(path: Path, data: Any) -> None:
     """Writes atomically: a kill mid-write leaves the old file, never half a file."""
-    if jax.process_index() != 0:
-        return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    if jax.process_index() == 0:
+        write_atomic(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
 
 
 def write_json_lines(path: Path, records: list) -> None:
     """One JSON object per line, written atomically like :func:`write_json`."""
-    if jax.process_index() != 0:
-        return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in records))
-    os.replace(tmp, path)
+    if jax.process_index() == 0:
+        write_atomic(path, json_lines(records))
+
+
+def json_lines(records: list) -> str:
+    """One JSON object per line (keys sorted)."""
+    return "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in records)
 
 
 def _flat(data: Any, prefix: str = "") -> dict:

@@ -1,5 +1,6 @@
 """Exact resume: SIGKILL mid-run, corrupted checkpoints, non-finite losses."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -14,8 +15,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from attnjax.train import TASKS, Task, TrainingDivergedError, read_log, train_and_evaluate
-from attnjax.train.tasks import classification_loss
+from attnjax.train import TASKS, TrainingDivergedError, read_log, train_and_evaluate
+from attnjax.train.classification import classification_loss
 from train_testing import tiny_classification
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,8 +113,7 @@ if "classification_nan_from_step_5" not in TASKS:
     base = TASKS.get("classification")
     TASKS.register(
         "classification_nan_from_step_5",
-        Task(kind=base.kind, loss=_nan_from_step_5, predict=base.predict, evaluate=base.evaluate,
-             device_keys=base.device_keys, metric_names=base.metric_names),
+        dataclasses.replace(base, loss=_nan_from_step_5),
     )
 
 
