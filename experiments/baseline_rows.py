@@ -1,6 +1,6 @@
 """Untrained baseline rows of the comparison table (Lead-n for summarization), registered by name.
 
-A grid names them per task (``grid.baselines = {"summarization": ("lead_3",)}``); each is scored on
+A grid names them per benchmark (``grid.baselines = {"summarization": ("lead_3",)}``); each is scored on
 the same examples of the same split as the trained runs, with the same ROUGE code
 (:class:`attnjax.train.metrics.RougeMetrics`), and cached in ``<results>/baselines/``.
 """
@@ -52,24 +52,24 @@ def score(name: str, config, split: str) -> dict:
 
 
 def compute(grid, specs, root: Path) -> list[dict]:
-    """One record per (task, baseline) of the grid, computed once per data config and cached."""
+    """One record per (benchmark, baseline) of the grid, computed once per data config and cached."""
     records = []
     baselines = grid.get("baselines", {}) or {}
     done = set()
     for spec in specs:
-        if spec.task in done or spec.task not in baselines:
+        if spec.benchmark in done or spec.benchmark not in baselines:
             continue
-        done.add(spec.task)
+        done.add(spec.benchmark)
         data_key = hashlib.sha256(
             json.dumps([spec.config.data.to_dict(), spec.config.eval.max_decode_examples, grid.split], sort_keys=True, default=str).encode()
         ).hexdigest()[:12]
-        for name in baselines[spec.task]:
-            cache = root / "baselines" / f"{spec.task}-{name}-{data_key}.json"
+        for name in baselines[spec.benchmark]:
+            cache = root / "baselines" / f"{spec.benchmark}-{name}-{data_key}.json"
             if cache.exists():
                 result = json.loads(cache.read_text())
             else:
                 result = score(name, spec.config, grid.split)
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 cache.write_text(json.dumps(result, indent=1) + "\n")
-            records.append({"task": spec.task, "name": name, "label": BASELINES.get(name).label, "split": grid.split, **result})
+            records.append({"task": spec.benchmark, "name": name, "label": BASELINES.get(name).label, "split": grid.split, **result})
     return records

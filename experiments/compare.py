@@ -10,14 +10,14 @@
 ``ml_collections.config_flags``, as for experiments/train.py: ``--config`` names a grid file
 (``get_config()`` returns the grid) and ``--config.<field>=<value>`` changes any of its fields,
 e.g. ``--config.seeds=0,1``, ``--config.variants=dot,additive`` or
-``--config.tasks.sentiment.train.num_steps=100``. Shorthands, kept for the commands above:
+``--config.benchmarks.sentiment.train.num_steps=100``. Shorthands, kept for the commands above:
 ``--preset NAME`` = ``--config experiments/configs/<preset file>``; ``--variants a,b``,
-``--seeds 0,1,2`` and ``--tasks a,b`` choose rows, seeds and column groups; ``--steps N``,
+``--seeds 0,1,2`` and ``--benchmarks a,b`` (or ``--tasks a,b``) choose rows, seeds and column groups; ``--steps N``,
 ``--data PATH``, ``--data-dir DIR``, ``--download`` and ``--set field=value`` (repeatable) change
 every run's training config (``train.num_steps``, ``data.source``, ``data.options.data_dir``,
 ``data.options.download``, any field).
 
-Every run trains in ``<results>/runs/<task>/<variant>/seed<seed>-<config hash>/`` (an attnjax.train
+Every run trains in ``<results>/runs/<benchmark>/<variant>/seed<seed>-<config hash>/`` (an attnjax.train
 workdir), so re-running skips finished runs, resumes interrupted ones from their checkpoints and
 retries failed ones (recorded in ``error.json`` there; the grid goes on without them). At the end
 ``<results>/runs.jsonl`` holds every run's config, metrics and timings, and ``experiments/table.py``
@@ -89,9 +89,10 @@ def define_flags(flag_values: flags.FlagValues, argv: Sequence[str]) -> None:
     flags.DEFINE_string("results", None, "output directory (default: results/ for builtin, results/<preset>/ otherwise)", **define)
     flags.DEFINE_string("variants", None, f"comma list of {', '.join(grid_lib.VARIANTS.names())} (= --config.variants)", **define)
     flags.DEFINE_string("seeds", None, "comma list of seeds (= --config.seeds)", **define)
-    flags.DEFINE_string("tasks", None, "comma list of the grid's tasks (default: all)", **define)
+    flags.DEFINE_string("benchmarks", None, "comma list of the grid's benchmarks, its column groups (default: all)", **define)
+    flags.DEFINE_alias("tasks", "benchmarks", flag_values=flag_values)
     flags.DEFINE_integer("steps", None, "training steps of every run (train.num_steps)", lower_bound=1, **define)
-    flags.DEFINE_string("data", None, "data source of every task: a local path or tfds:<name>", **define)
+    flags.DEFINE_string("data", None, "data source of every benchmark: a local path or tfds:<name>", **define)
     flags.DEFINE_string("data-dir", None, "TFDS data_dir", **define)
     flags.DEFINE_bool("download", False, "let TFDS download and prepare missing data sets", **define)
     flags.DEFINE_multi_string("set", [], "FIELD=VALUE: a config field of every run, e.g. --set train.batch_size=64 (repeatable)", **define)
@@ -225,11 +226,12 @@ def train_one(config_dict: dict, workdir: str, report_split: str) -> dict:
 
 def _record(spec: grid_lib.RunSpec, outcome: dict) -> dict:
     record = {
-        "name": spec.name, "task": spec.task, "variant": spec.variant, "label": grid_lib.VARIANTS.get(spec.variant).label,
+        "name": spec.name, "task": spec.benchmark, "variant": spec.variant, "label": grid_lib.VARIANTS.get(spec.variant).label,
         "seed": spec.seed, "run_key": spec.key, "workdir": str(Path("runs") / spec.name),
     }
     if "results" in outcome:
-        # The grid's names win over the results' own (results["task"] is the task kind).
+        # The grid's names win over the results' own: "task" here is the benchmark (the stored
+        # format predates the name), results["task"] the task it trains (also config.task).
         return {**outcome["results"], **record, "status": "ok"}
     from attnjax.train.config import as_dict
 
@@ -255,7 +257,7 @@ def run_grid(specs: list[grid_lib.RunSpec], root: Path, workers: int, report_spl
         failures += "error" in outcome
         if "error" in outcome:
             tqdm.write(f"FAILED {spec.name}: {outcome['error']}")
-        bar.set_postfix_str(f"{spec.task}/{spec.variant} seed {spec.seed}" + (f", {failures} failed" if failures else ""))
+        bar.set_postfix_str(f"{spec.benchmark}/{spec.variant} seed {spec.seed}" + (f", {failures} failed" if failures else ""))
         bar.update(1)
 
     if todo:
@@ -291,7 +293,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     grid = flag_values.config
     specs = grid_lib.expand(
-        grid, variants=_csv(flag_values.variants), tasks=_csv(flag_values.tasks),
+        grid, variants=_csv(flag_values.variants), benchmarks=_csv(flag_values.benchmarks),
         seeds=[int(s) for s in _csv(flag_values.seeds) or grid.seeds], overrides=overrides(flag_values),
     )
     root = results_dir(flag_values)
@@ -309,7 +311,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     baselines = baseline_rows.compute(grid, specs, root)
     meta = {
         "name": grid.name, "split": grid.split, "reference": grid_lib.reference_variant([s.variant for s in specs]),
-        "tasks": list(dict.fromkeys(s.task for s in specs)), "variants": list(dict.fromkeys(s.variant for s in specs)),
+        "tasks": list(dict.fromkeys(s.benchmark for s in specs)),  # the benchmarks, by the stored name "variants": list(dict.fromkeys(s.variant for s in specs)),
         "seeds": sorted({s.seed for s in specs}), "grid_file": str(grid_path(flag_values)),
     }
     (root / "grid.json").write_text(json.dumps(meta, indent=1) + "\n")

@@ -1,4 +1,4 @@
-"""The comparison grid: attention variants x tasks x seeds, expanded into one training config each.
+"""The comparison grid: attention variants x benchmarks x seeds, expanded into one training config each.
 
 A grid file (``experiments/configs/compare_*.py``, ``grid_*.py``) defines ``get_config()`` returning an
 ``ml_collections.ConfigDict`` (so ``--config <file> --config.<field>=...`` reads it, as for one run):
@@ -9,10 +9,12 @@ A grid file (``experiments/configs/compare_*.py``, ``grid_*.py``) defines ``get_
     grid.heads       heads of the multi-head variants (single-head variants use 1)
     grid.split       ``test`` or ``validation``: the split the table reports (the best-validation
                      checkpoint is evaluated on it); ``validation`` where test labels are hidden
-    grid.tasks       {task name: a full training config (attnjax.train.default_config())}
-    grid.baselines   {task name: names in experiments/baselines_registry}, optional
+    grid.benchmarks  {benchmark name: a full training config (attnjax.train.default_config())}: the
+                     table's column groups, e.g. "sentiment" (builtin:sentiment, classification) or
+                     "sst2"; a benchmark is a data set and what is trained on it (``config.task``)
+    grid.baselines   {benchmark name: names in experiments.baseline_rows.BASELINES}, optional
 
-A variant only changes ``config.model`` fields, so within a task every row trains the same
+A variant only changes ``config.model`` fields, so within a benchmark every row trains the same
 model, data and schedule except for the attention.
 """
 
@@ -71,7 +73,7 @@ def reference_variant(variants: Sequence[str]) -> str:
 class RunSpec:
     """One training run of the grid."""
 
-    task: str  # the grid's task name (a table column group), e.g. "sentiment"
+    benchmark: str  # the grid's benchmark (a table column group), e.g. "sentiment"
     variant: str
     seed: int
     config: ml_collections.ConfigDict
@@ -82,7 +84,7 @@ class RunSpec:
 
     @property
     def name(self) -> str:
-        return f"{self.task}/{self.variant}/seed{self.seed}-{self.key}"
+        return f"{self.benchmark}/{self.variant}/seed{self.seed}-{self.key}"
 
 
 def _module(path: Path, name: str):
@@ -130,20 +132,22 @@ def expand(
     *,
     variants: Optional[Sequence[str]] = None,
     seeds: Optional[Sequence[int]] = None,
-    tasks: Optional[Sequence[str]] = None,
+    benchmarks: Optional[Sequence[str]] = None,
     overrides: Sequence[tuple[str, Any]] = (),
 ) -> list[RunSpec]:
-    """Every (task, variant, seed) run, in table order; ``overrides`` are ``(dotted field, value)``
-    applied to every task's config (``("train.num_steps", 100)``, ``("data.source", path)``)."""
+    """Every (benchmark, variant, seed) run, in table order; ``overrides`` are ``(dotted field, value)``
+    applied to every benchmark's config (``("train.num_steps", 100)``, ``("data.source", path)``)."""
     variants = list(variants or grid.variants)
     seeds = list(seeds if seeds is not None else grid.seeds)
-    task_names = list(tasks or grid.tasks.keys())
-    for name in task_names:
-        if name not in grid.tasks:
-            raise ValueError(f"unknown task {name!r} in grid {grid.name!r}; expected one of: {', '.join(grid.tasks.keys())}")
+    names = list(benchmarks or grid.benchmarks.keys())
+    for name in names:
+        if name not in grid.benchmarks:
+            raise ValueError(
+                f"unknown benchmark {name!r} in grid {grid.name!r}; expected one of: {', '.join(grid.benchmarks.keys())}"
+            )
     specs = []
-    for task in task_names:
-        base = complete(grid.tasks[task])
+    for benchmark in names:
+        base = complete(grid.benchmarks[benchmark])
         for dotted, value in overrides:
             _set(base, dotted, value)
         base.train.progress = False  # the grid shows one bar over all runs
@@ -151,5 +155,5 @@ def expand(
             for seed in seeds:
                 config = VARIANTS.get(variant).apply(base, grid.heads)
                 config.seed = int(seed)
-                specs.append(RunSpec(task, variant, int(seed), config))
+                specs.append(RunSpec(benchmark, variant, int(seed), config))
     return specs

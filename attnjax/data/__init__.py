@@ -15,9 +15,10 @@ per-split files; ``fields=``, ``label_names=``), and ``builtin:sentiment`` / ``b
 >>> state = it.get_state()                                           # resume later with it.set_state(state)
 """
 
-from attnjax.data import builtin_tasks, tfds_source  # noqa: F401  (register the tfds: and builtin: kinds)
+from attnjax.data import builtin_datasets, tfds_source  # noqa: F401  (register the tfds: and builtin: kinds)
 from attnjax.data.batching import BatchIterator, EncodedExamples, encode_examples
-from attnjax.data.builtin_tasks import BUILTIN_TASKS, generate
+from attnjax.data.builtin_datasets import BUILTIN_DATASETS, BuiltinDataset, generate
+from attnjax.data.schema import SCHEMAS, Schema
 from attnjax.data.sources import SOURCE_KINDS, Source, load_split, open_source, split_of
 from attnjax.data.splits import SPLITS, ExampleSequence, carve_validation
 from attnjax.data.tfds_source import TFDS_DATASETS
@@ -34,14 +35,17 @@ from attnjax.data.tokenizers import (
 )
 
 __all__ = [
-    "BUILTIN_TASKS",
+    "BUILTIN_DATASETS",
+    "BuiltinDataset",
     "BatchIterator",
     "ByteTokenizer",
     "EncodedExamples",
     "ExampleSequence",
     "Normalizer",
     "SOURCE_KINDS",
+    "SCHEMAS",
     "SPLITS",
+    "Schema",
     "SentencePieceTokenizer",
     "Source",
     "TFDS_DATASETS",

@@ -21,7 +21,7 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from attnjax.data.tasks import task_of
+from attnjax.data.schema import schema_of
 from attnjax.data.tokenizers import Tokenizer
 from attnjax.registry import Registry
 
@@ -78,9 +78,11 @@ def _encode_summarization(rows, tokenizer, max_length, max_target_length) -> Enc
     return EncodedExamples(inputs, targets=[np.concatenate([s, eos]) for s in summaries])
 
 
-ENCODERS: Registry[Callable[..., EncodedExamples]] = Registry("task kind encoder")
-ENCODERS.register("classification", _encode_classification)
-ENCODERS.register("summarization", _encode_summarization)
+# Per record schema (attnjax.data.SCHEMAS): how its examples become ids. Not the models' sequence
+# ENCODERS (attnjax.models).
+EXAMPLE_ENCODERS: Registry[Callable[..., EncodedExamples]] = Registry("example encoder")
+EXAMPLE_ENCODERS.register("classification", _encode_classification)
+EXAMPLE_ENCODERS.register("summarization", _encode_summarization)
 
 
 def encode_examples(
@@ -98,7 +100,7 @@ def encode_examples(
     if len(examples) == 0:
         raise ValueError("no examples to encode; load a non-empty split first")
     rows = [examples[i] for i in range(len(examples))]
-    return ENCODERS.get(task_of(rows[0]))(rows, tokenizer, max_length, max_target_length)
+    return EXAMPLE_ENCODERS.get(schema_of(rows[0]))(rows, tokenizer, max_length, max_target_length)
 
 
 def _pad(rows: Sequence[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
-from attnjax.data.tasks import Example, canonical_example, infer_field_map
+from attnjax.data.schema import Example, canonical_example, infer_field_map
 from attnjax.registry import Registry
 
 RawRows = tuple[list[str], list[dict]]

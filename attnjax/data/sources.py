@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
 from attnjax.data.splits import ExampleSequence, carve_validation, check_split
-from attnjax.data.tasks import TASK_KINDS
+from attnjax.data.schema import SCHEMAS
 from attnjax.registry import Registry
 
 
@@ -21,7 +21,7 @@ from attnjax.registry import Registry
 class Source:
     """An opened source: its task kind, label names and a reader per native split.
 
-    ``readers[split]()`` returns the split's canonical examples (see :mod:`attnjax.data.tasks`).
+    ``readers[split]()`` returns the split's canonical examples (see :mod:`attnjax.data.schema`).
     """
 
     name: str
@@ -132,7 +132,7 @@ def _file_source(
     def reader(p: Path) -> Callable[[], Sequence]:
         if p == first_path:
             return lambda: first_examples
-        return lambda: local.read_examples(p, fields, names if "label" in TASK_KINDS.get(first_kind).fields else None)[1]
+        return lambda: local.read_examples(p, fields, names if "label" in SCHEMAS.get(first_kind).fields else None)[1]
 
     return Source(
         name=str(root),

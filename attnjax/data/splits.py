@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from attnjax.data.tasks import Example
+from attnjax.data.schema import Example
 
 SPLITS = ("train", "validation", "test")
 

@@ -24,7 +24,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from attnjax.data.sources import SOURCE_KINDS, Source
 from attnjax.data.splits import ExampleSequence
-from attnjax.data.tasks import Example, canonical_example
+from attnjax.data.schema import Example, canonical_example
 from attnjax.registry import Registry
 
 # TFDS's ClassLabel stores -1 for an example whose label is withheld (GLUE test splits).

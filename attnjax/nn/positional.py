@@ -14,6 +14,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from attnjax.registry import Registry
+
 Array = jax.Array
 
 
@@ -93,19 +95,13 @@ class Positional(NamedTuple):
     rotary: bool
 
 
-POSITIONAL: dict[str, Positional] = {
-    "sinusoidal": Positional(SinusoidalPositionalEncoding, rotary=False),
-    "learned": Positional(LearnedPositionalEncoding, rotary=False),
-    "rotary": Positional(None, rotary=True),
-    "none": Positional(None, rotary=False),
-}
+POSITIONAL: Registry[Positional] = Registry("positional")
+POSITIONAL.register("sinusoidal", Positional(SinusoidalPositionalEncoding, rotary=False))
+POSITIONAL.register("learned", Positional(LearnedPositionalEncoding, rotary=False))
+POSITIONAL.register("rotary", Positional(None, rotary=True))
+POSITIONAL.register("none", Positional(None, rotary=False))
 
 
 def get_positional(name: str) -> Positional:
     """The positional scheme named ``name``; ValueError listing the known ones otherwise."""
-    try:
-        return POSITIONAL[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown positional {name!r}; expected one of: {', '.join(POSITIONAL)}"
-        ) from None
+    return POSITIONAL.get(name)

@@ -25,10 +25,13 @@ import jax.numpy as jnp
 from attnjax import ops
 from attnjax.nn.attention import Attention
 from attnjax.ops import Score
+from attnjax.registry import Registry
 
 Array = jax.Array
 
-CELLS: dict[str, type[nn.RNNCellBase]] = {"lstm": nn.OptimizedLSTMCell, "gru": nn.GRUCell}
+CELLS: Registry[type[nn.RNNCellBase]] = Registry("cell")
+CELLS.register("lstm", nn.OptimizedLSTMCell)
+CELLS.register("gru", nn.GRUCell)
 
 
 def _zero_carry(cell: nn.RNNCellBase, x: Array, dtype: Any) -> Any:
@@ -43,10 +46,7 @@ def _zero_carry(cell: nn.RNNCellBase, x: Array, dtype: Any) -> Any:
 
 def get_cell(name: str) -> type[nn.RNNCellBase]:
     """The recurrent cell class named ``name``; ValueError listing the known ones otherwise."""
-    try:
-        return CELLS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown cell {name!r}; expected one of: {', '.join(CELLS)}") from None
+    return CELLS.get(name)
 
 
 class RNNEncoder(nn.Module):

@@ -91,6 +91,6 @@ def get_config():
     grid.seeds = (0, 1, 2)
     grid.heads = 4
     grid.split = "test"
-    grid.tasks = {"sentiment": sentiment(), "summarization": summarization()}
+    grid.benchmarks = {"sentiment": sentiment(), "summarization": summarization()}
     grid.baselines = {"summarization": ("lead_1",)}
     return grid

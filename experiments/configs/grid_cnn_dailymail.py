@@ -66,6 +66,6 @@ def get_config():
     grid.seeds = (0,)
     grid.heads = 4
     grid.split = "validation"
-    grid.tasks = {"cnn_dailymail": summarization()}
+    grid.benchmarks = {"cnn_dailymail": summarization()}
     grid.baselines = {"cnn_dailymail": ("lead_3",)}
     return grid

@@ -49,6 +49,6 @@ def get_config():
     grid.seeds = (0,)
     grid.heads = 4
     grid.split = "test"
-    grid.tasks = {"gigaword": summarization()}
+    grid.benchmarks = {"gigaword": summarization()}
     grid.baselines = {"gigaword": ("lead_1",)}
     return grid

@@ -57,5 +57,5 @@ def get_config():
     grid.seeds = (0, 1, 2)
     grid.heads = 4
     grid.split = "test"
-    grid.tasks = {"imdb": classifier()}
+    grid.benchmarks = {"imdb": classifier()}
     return grid

@@ -28,5 +28,5 @@ def get_config():
     grid.split = "validation"
     config = sst2.get_config()
     config.data.test_split = ""  # hidden labels
-    grid.tasks = {"sst2": config}
+    grid.benchmarks = {"sst2": config}
     return grid

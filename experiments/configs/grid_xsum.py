@@ -45,6 +45,6 @@ def get_config():
     grid.seeds = (0,)
     grid.heads = 4
     grid.split = "test"
-    grid.tasks = {"xsum": summarization()}
+    grid.benchmarks = {"xsum": summarization()}
     grid.baselines = {"xsum": ("lead_1",)}
     return grid

@@ -43,7 +43,7 @@ def get_config():
     grid.seeds = (0, 1)
     grid.heads = 2
     grid.split = "test"
-    grid.tasks = {"sentiment": task("builtin:sentiment"), "broken": task("BROKEN_PATH")}
+    grid.benchmarks = {"sentiment": task("builtin:sentiment"), "broken": task("BROKEN_PATH")}
     return grid
 '''
 
@@ -69,14 +69,14 @@ def test_variants_set_attention_and_heads():
 
 def test_expand_and_overrides(tmp_path):
     grid = grid_lib.load_grid(_grid_file(tmp_path))
-    specs = grid_lib.expand(grid, tasks=["sentiment"], overrides=[("train.num_steps", 2), ("data.options.seed", 3)])
+    specs = grid_lib.expand(grid, benchmarks=["sentiment"], overrides=[("train.num_steps", 2), ("data.options.seed", 3)])
     assert [(s.variant, s.seed) for s in specs] == [(v, s) for v in grid.variants for s in (0, 1)]
     assert {s.config.train.num_steps for s in specs} == {2} and specs[0].config.data.options.seed == 3
     assert len({s.key for s in specs}) == len(specs)  # every run has its own workdir
     with pytest.raises(ValueError, match="unknown field 'num_stepz'"):
         grid_lib.expand(grid, overrides=[("train.num_stepz", 2)])
-    with pytest.raises(ValueError, match="unknown task 'imdb'"):
-        grid_lib.expand(grid, tasks=["imdb"])
+    with pytest.raises(ValueError, match="unknown benchmark 'imdb'"):
+        grid_lib.expand(grid, benchmarks=["imdb"])
 
 
 def test_bad_arguments_fail_clearly(tmp_path):

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from attnjax.data import batching, builtin_tasks, tasks as schemas
+from attnjax.data import batching, builtin_datasets, schema
 from attnjax.train import TASKS, classification
 from experiments import compare
 
@@ -96,7 +96,7 @@ def get_config():
     grid.seeds = (0,)
     grid.heads = 2
     grid.split = "test"
-    grid.tasks = {"pairs": config}
+    grid.benchmarks = {"pairs": config}
     return grid
 '''
 
@@ -105,12 +105,14 @@ def get_config():
 def nli_registered(monkeypatch):
     """The four registrations a new task kind needs, undone after the test."""
     monkeypatch.setitem(
-        schemas.TASK_KINDS._items, "nli",
-        schemas.TaskKind("nli", ("premise", "hypothesis", "label"),
+        schema.SCHEMAS._items, "nli",
+        schema.Schema("nli", ("premise", "hypothesis", "label"),
                          {"premise": ("premise",), "hypothesis": ("hypothesis",), "label": ("label",)}),
     )
-    monkeypatch.setitem(batching.ENCODERS._items, "nli", encode_pairs)
-    monkeypatch.setitem(builtin_tasks.BUILTIN_TASKS._items, "toy_nli", ("nli", toy_nli_example, ("no", "yes")))
+    monkeypatch.setitem(batching.EXAMPLE_ENCODERS._items, "nli", encode_pairs)
+    monkeypatch.setitem(
+        builtin_datasets.BUILTIN_DATASETS._items, "toy_nli", builtin_datasets.BuiltinDataset("nli", toy_nli_example, ("no", "yes"))
+    )
     monkeypatch.setitem(TASKS._items, "nli", NLI_TASK)
 
 

@@ -1,4 +1,4 @@
-"""Built-in tasks generated from a seed, with no files: ``builtin:sentiment``, ``builtin:salient_summary``.
+"""Built-in data sets generated from a seed, with no files: ``builtin:sentiment``, ``builtin:salient_summary``.
 
 Both are built so that the answer depends on *where* words stand relative to each other, not only
 on which words occur: a bag-of-words model sees the same bag with either answer, while a model
@@ -28,13 +28,14 @@ same seed gives the same data on any machine.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
 from attnjax.data.sources import SOURCE_KINDS, Source, check_options
 from attnjax.data.splits import SPLITS, ExampleSequence
-from attnjax.data.tasks import Example
+from attnjax.data.schema import Example
 from attnjax.registry import Registry
 
 ASPECTS = ("plot", "acting", "music", "ending", "script", "cast", "dialogue", "pacing", "camera work", "story")
@@ -132,14 +133,23 @@ def salient_summary_example(rng: np.random.Generator, min_events: int = 6, max_e
     return {"document": " ".join(sentences), "summary": summary}
 
 
-BUILTIN_TASKS: Registry[tuple[str, Callable[..., Example], tuple[str, ...]]] = Registry("built-in task")
-BUILTIN_TASKS.register("sentiment", ("classification", sentiment_example, ("negative", "positive")))
-BUILTIN_TASKS.register("salient_summary", ("summarization", salient_summary_example, ()))
+@dataclass(frozen=True)
+class BuiltinDataset:
+    """A generated data set: its record schema, ``make(rng, **options) -> example`` and label names."""
+
+    schema: str
+    make: Callable[..., Example]
+    label_names: tuple[str, ...] = ()
+
+
+BUILTIN_DATASETS: Registry[BuiltinDataset] = Registry("built-in data set")
+BUILTIN_DATASETS.register("sentiment", BuiltinDataset("classification", sentiment_example, ("negative", "positive")))
+BUILTIN_DATASETS.register("salient_summary", BuiltinDataset("summarization", salient_summary_example))
 
 
 def generate(task: str, split: str, num_examples: int, seed: int = 0, **options) -> list[Example]:
     """``num_examples`` examples of built-in ``task`` for ``split``, a pure function of its arguments."""
-    _, make, _ = BUILTIN_TASKS.get(task)
+    make = BUILTIN_DATASETS.get(task).make
     if split not in _SPLIT_STREAM:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
@@ -149,7 +159,8 @@ def generate(task: str, split: str, num_examples: int, seed: int = 0, **options)
 @SOURCE_KINDS.register("builtin")
 def builtin_source(task: str, *, seed: int = 0, num_examples: Optional[dict] = None, **options) -> Source:
     """``builtin:<task>``; ``num_examples`` per split (default ``DEFAULT_SIZES``), ``options`` to the generator."""
-    kind, make, label_names = BUILTIN_TASKS.get(task)
+    dataset = BUILTIN_DATASETS.get(task)
+    make = dataset.make
     check_options(f"builtin:{task}", make, options, skip=1)
     sizes = {**DEFAULT_SIZES, **(num_examples or {})}
     unknown = set(sizes) - set(SPLITS)
@@ -159,4 +170,6 @@ def builtin_source(task: str, *, seed: int = 0, num_examples: Optional[dict] = N
     def reader(split: str):
         return lambda: ExampleSequence(generate(task, split, sizes[split], seed, **options))
 
-    return Source(name=f"builtin:{task}", task=kind, readers={s: reader(s) for s in SPLITS}, label_names=label_names)
+    return Source(
+        name=f"builtin:{task}", task=dataset.schema, readers={s: reader(s) for s in SPLITS}, label_names=dataset.label_names
+    )

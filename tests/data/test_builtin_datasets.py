@@ -3,12 +3,12 @@ import re
 import numpy as np
 import pytest
 
-from attnjax.data import BUILTIN_TASKS, generate, load_split, open_source
-from attnjax.data import builtin_tasks as bt
+from attnjax.data import BUILTIN_DATASETS, generate, load_split, open_source
+from attnjax.data import builtin_datasets as bt
 
 
 def label_by_the_documented_rules(text: str) -> int:
-    """An independent reading of the sentiment rules in the builtin_tasks docstring."""
+    """An independent reading of the sentiment rules in the builtin_datasets docstring."""
     text = re.sub(r"\( [^)]* \)", "", text)  # distractor spans never count
     match = re.match(r"(.*?) , (but|yet|although|even though) (.*)", text)
     if match is None:
@@ -24,7 +24,7 @@ def label_by_the_documented_rules(text: str) -> int:
 
 
 def test_registered_tasks():
-    assert set(BUILTIN_TASKS.names()) == {"sentiment", "salient_summary"}
+    assert set(BUILTIN_DATASETS.names()) == {"sentiment", "salient_summary"}
     assert open_source("builtin:sentiment").label_names == ("negative", "positive")
     assert open_source("builtin:salient_summary").task == "summarization"
 

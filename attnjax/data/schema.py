@@ -1,6 +1,7 @@
-"""Task kinds and their canonical example fields.
+"""Record schemas: the canonical fields of each kind of example, registered by name in :data:`SCHEMAS`.
 
-Every source yields plain dicts with canonical fields, whatever its column names:
+Every source yields plain dicts with canonical fields, whatever its column names (a source's
+``task`` names its schema; an :class:`attnjax.train.Task` reads data of one schema, its ``kind``):
   classification: ``{"text": str, "label": int}`` (label indexes ``label_names``; -1 is a hidden
   label, which only TFDS sources pass through, e.g. for GLUE's test splits);
   summarization:  ``{"document": str, "summary": str}``.
@@ -19,26 +20,26 @@ Example = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class TaskKind:
-    """Canonical fields of one task kind and, per field, column names that sources commonly use."""
+class Schema:
+    """Canonical fields of one kind of record and, per field, column names that sources commonly use."""
 
     name: str
     fields: tuple[str, ...]
     aliases: Mapping[str, tuple[str, ...]]
 
 
-TASK_KINDS: Registry[TaskKind] = Registry("task kind")
-TASK_KINDS.register(
+SCHEMAS: Registry[Schema] = Registry("record schema")
+SCHEMAS.register(
     "classification",
-    TaskKind(
+    Schema(
         "classification",
         ("text", "label"),
         {"text": ("text", "sentence", "review", "content"), "label": ("label", "sentiment")},
     ),
 )
-TASK_KINDS.register(
+SCHEMAS.register(
     "summarization",
-    TaskKind(
+    Schema(
         "summarization",
         ("document", "summary"),
         {"document": ("document", "article", "text"), "summary": ("summary", "abstract", "highlights")},
@@ -62,8 +63,8 @@ def infer_field_map(columns: Sequence[str], where: str, fields: Optional[Mapping
             )
     # Kinds registered later are tried first, so a new kind's fields win over the built-in ones (and
     # summarization, whose document may sit in a "text" column, over classification).
-    for kind_name in reversed(TASK_KINDS.names()):
-        kind = TASK_KINDS.get(kind_name)
+    for kind_name in reversed(SCHEMAS.names()):
+        kind = SCHEMAS.get(kind_name)
         if given and not set(given) <= set(kind.fields):
             continue
         mapping = {}
@@ -76,20 +77,20 @@ def infer_field_map(columns: Sequence[str], where: str, fields: Optional[Mapping
             return kind_name, mapping
     raise ValueError(
         f"{where}: cannot tell which columns hold the example fields; found columns {columns}, expected "
-        + " or ".join(f"{'+'.join(TASK_KINDS.get(n).fields)} ({n})" for n in TASK_KINDS)
+        + " or ".join(f"{'+'.join(SCHEMAS.get(n).fields)} ({n})" for n in SCHEMAS)
         + "; pass fields=, e.g. "
         f"fields={{'text': 'sentence', 'label': 'label'}}"
     )
 
 
-def task_of(example: Mapping[str, Any]) -> str:
+def schema_of(example: Mapping[str, Any]) -> str:
     """The task kind whose canonical fields ``example`` has."""
-    for name in TASK_KINDS:
-        if set(TASK_KINDS.get(name).fields) <= set(example):
+    for name in SCHEMAS:
+        if set(SCHEMAS.get(name).fields) <= set(example):
             return name
     raise ValueError(
         "examples must have the fields of a task kind ("
-        + "; ".join(f"{n}: {'+'.join(TASK_KINDS.get(n).fields)}" for n in TASK_KINDS)
+        + "; ".join(f"{n}: {'+'.join(SCHEMAS.get(n).fields)}" for n in SCHEMAS)
         + f"), the first has {sorted(example)}"
     )
 
