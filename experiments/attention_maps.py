@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from attnjax.data import open_source, split_of
 from attnjax.train import TASKS, load_run
+from attnjax.train.inputs import first_examples, open_data
 from attnjax.files import write_atomic
 
 ATTENTION_FILE = "attention.json"
@@ -28,9 +28,8 @@ def store(workdir: str | Path, split: str = "validation", count: int = 3) -> dic
     workdir = Path(workdir)
     run = load_run(workdir, which="best")
     task = TASKS.get(run.config.task)
-    data = run.config.data
-    examples = split_of(open_source(data.source, **data.options.to_dict()), split)
-    examples = [examples[i] for i in range(min(count, len(examples)))]
+    examples = first_examples(open_data(run.config.data), split, count)
+    examples = [examples[i] for i in range(len(examples))]
     content = {"kind": run.config.task, "examples": []}
     if run.model_config.attention == "none":
         content["reason"] = "the model has no attention"

@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from attnjax.data import open_source, split_of
 from attnjax.registry import Registry
 from attnjax.train.baselines import lead_n
+from attnjax.train.inputs import first_examples, open_data
 from attnjax.train.metrics import RougeMetrics
 
 
@@ -33,13 +33,11 @@ BASELINES.register("lead_1", Baseline("Lead-1 (first sentence)", functools.parti
 
 def _examples(config, split: str):
     data = config.data
-    source = open_source(data.source, **data.options.to_dict())
-    examples = split_of(source, split)
     limit = data.max_test_examples if split == "test" else data.max_eval_examples
     if config.eval.max_decode_examples:  # the trained runs are scored on this many
         limit = min(limit or config.eval.max_decode_examples, config.eval.max_decode_examples)
-    count = min(limit, len(examples)) if limit else len(examples)
-    return [examples[i] for i in range(count)]
+    examples = first_examples(open_data(data), split, limit)
+    return [examples[i] for i in range(len(examples))]
 
 
 def score(name: str, config, split: str) -> dict:

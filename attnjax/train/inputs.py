@@ -6,7 +6,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from attnjax.data import EncodedExamples, Tokenizer, encode_examples, load_or_train_tokenizer, open_source, split_of
+from attnjax.data import (
+    EncodedExamples, Source, Tokenizer, encode_examples, load_or_train_tokenizer, open_source, split_of,
+)
 from attnjax.train.split_checks import check_train_size
 from attnjax.train.tasks import Task
 
@@ -31,10 +33,17 @@ class RunData:
     test_skipped: str = ""  # why there is no test split, when there is none
 
 
-def _first(examples: Sequence[dict], limit: int) -> Sequence[dict]:
+def open_data(data: Any) -> Source:
+    """The source ``config.data`` names, opened with its options."""
+    return open_source(data.source, **data.options.to_dict())
+
+
+def first_examples(source: Source, split: str, limit: int = 0) -> Sequence[dict]:
+    """The first ``limit`` examples of ``split`` of ``source`` (all of them for 0)."""
+    examples = split_of(source, split)
     if not limit or limit >= len(examples):
         return examples
-    return examples.subset(range(limit)) if hasattr(examples, "subset") else list(examples)[:limit]
+    return examples.subset(range(limit))
 
 
 def _training_texts(examples: Sequence[dict], fields: Sequence[str]):
@@ -58,14 +67,14 @@ def load_run_data(config: Any, workdir: Path, task: Task) -> RunData:
     """
     data = config.data
     kind = task.kind
-    source = open_source(data.source, **data.options.to_dict())
+    source = open_data(data)
     if source.task != kind:
         raise ValueError(
             f"config.task={config.task!r} reads {kind} data but data source {data.source!r} is a {source.task!r} "
             f"data set; choose a {source.task} task or a {kind} source"
         )
-    train = _first(split_of(source, data.train_split), data.max_train_examples)
-    evaluation = _first(split_of(source, data.eval_split), data.max_eval_examples)
+    train = first_examples(source, data.train_split, data.max_train_examples)
+    evaluation = first_examples(source, data.eval_split, data.max_eval_examples)
     check_train_size(len(train), config.train.batch_size, f"config.data.train_split={data.train_split!r}")
     task.check_examples(source, train, evaluation, config)
     tokenizer = load_or_train_tokenizer(
@@ -82,7 +91,7 @@ def load_run_data(config: Any, workdir: Path, task: Task) -> RunData:
     elif data.test_split not in source.native_splits:
         skipped = f"{data.source} has no {data.test_split!r} split (it has {', '.join(source.native_splits)})"
     else:
-        test_examples = _first(split_of(source, data.test_split), data.max_test_examples)
+        test_examples = first_examples(source, data.test_split, data.max_test_examples)
         hidden = task.hidden_test(test_examples)
         if hidden:
             skipped = f"the {data.test_split!r} split of {data.source} {hidden}"

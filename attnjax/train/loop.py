@@ -1,15 +1,17 @@
 """``train_and_evaluate(config, workdir)``: the whole run, resumable at any point.
 
 Order of one run: prepare the workdir (resume / stored results / refuse) -> read and tokenize the
-data -> build the model and optimizer on a data-parallel mesh -> restore the newest readable
-checkpoint -> train, logging every ``log_every`` steps, evaluating every ``eval_every`` (keeping the
-best parameters) and checkpointing every ``checkpoint_every`` -> test once on the best parameters ->
-``results.json``.
+data, build the model and optimizer on a data-parallel mesh (:class:`Run`) -> :func:`restore` the
+newest readable checkpoint -> :func:`train_steps`, logging every ``log_every`` steps, evaluating
+every ``eval_every`` (keeping the best parameters) and checkpointing every ``checkpoint_every`` ->
+:func:`finish`: test once on the best parameters, ``results.json``. A :class:`Chrono` keeps
+compiling, evaluating and checkpointing out of the training time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import resource
 import time
@@ -25,11 +27,12 @@ from attnjax.data import BatchIterator
 from attnjax.models import build_model, count_params, example_inputs, validate
 from attnjax.train import parallel
 from attnjax.train.checkpoints import Checkpointer
+from attnjax.train.chrono import Chrono
 from attnjax.train.config import as_dict, check_config, complete, run_key
 from attnjax.train.inputs import Split, load_run_data
 from attnjax.train.logs import MetricLogger
 from attnjax.train.optim import make_optimizer
-from attnjax.train.state import TrainState
+from attnjax.train.state import TrainState, initial_state
 from attnjax.train.steps import make_train_step
 from attnjax.train.tasks import TASKS, EvalContext
 from attnjax.train.workdir import RESULTS_FILE, check_restart_from_zero, prepare_workdir, write_json, write_json_lines
@@ -39,18 +42,6 @@ PREDICTIONS_FILE = "predictions_{split}.jsonl"  # per-example records of the bes
 
 class TrainingDivergedError(RuntimeError):
     """The loss or gradient norm became NaN or infinite; the last good checkpoint is kept."""
-
-
-@dataclasses.dataclass
-class Timer:
-    """Seconds spent per phase; ``train`` excludes compilation, evaluation and checkpointing."""
-
-    train: float = 0.0
-    compile: float = 0.0
-    evaluate: float = 0.0
-    checkpoint: float = 0.0
-    tokens: int = 0
-    step_bytes: int = 0  # the largest compiled train step's memory: arguments + outputs + temporaries
 
 
 def run_model_config(config: Any, vocab_size: int):
@@ -103,7 +94,8 @@ class Run:
         self.model_config = run_model_config(config, self.data.tokenizer.vocab_size)
         self.model = build_model(self.model_config)
         self.tx, self.schedule = make_optimizer(config.optimizer, config.train.num_steps)
-        self.timer = Timer()
+        self.chrono = Chrono()
+        self.step_bytes = 0  # the largest compiled train step's memory: arguments + outputs + temporaries
         self._compiled: dict = {}
         replicated = parallel.replicated(self.mesh)
         self._step = jax.jit(
@@ -129,14 +121,8 @@ class Run:
     # --- state --------------------------------------------------------------------------------
 
     def init_state(self) -> TrainState:
-        init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(self.config.seed))
-        inputs = example_inputs(self.model_config)
-
-        def init(rng):
-            params = self.model.init(rng, *inputs)["params"]
-            return TrainState.create(params, self.tx, dropout_rng)
-
-        return jax.jit(init, out_shardings=parallel.replicated(self.mesh))(init_rng)
+        init = functools.partial(initial_state, self.model, self.tx, example_inputs(self.model_config), self.config.seed)
+        return jax.jit(init, out_shardings=parallel.replicated(self.mesh))()
 
     def train_iterator(self) -> BatchIterator:
         data = self.config.data
@@ -154,35 +140,32 @@ class Run:
         global_batch = self.device_batch(batch)
         key = tuple((k, v.shape) for k, v in sorted(global_batch.items()))
         if key not in self._compiled:
-            start = time.perf_counter()
-            self._compiled[key] = self._step.lower(state, global_batch).compile()
-            self.timer.compile += time.perf_counter() - start
-            self.timer.step_bytes = max(self.timer.step_bytes, _step_bytes(self._compiled[key]))
+            with self.chrono.timed("compile"):
+                self._compiled[key] = self._step.lower(state, global_batch).compile()
+            self.step_bytes = max(self.step_bytes, _step_bytes(self._compiled[key]))
         return self._compiled[key](state, global_batch)
 
     def evaluate(self, params: Any, split: Split) -> tuple[dict, list[dict]]:
         """Metrics of ``params`` on ``split`` and one record per example (see attnjax.train.tasks)."""
-        start = time.perf_counter()
-        data = self.config.data
-        batches = BatchIterator(
-            split.encoded, self.eval_rows, bucket_lengths=data.bucket_lengths,
-            target_bucket_lengths=data.target_bucket_lengths, shuffle=False, drop_remainder=False, num_epochs=1,
-        )
-        context = EvalContext(
-            examples=split.examples, tokenizer=self.data.tokenizer, eval_config=self.config.eval,
-            decode=lambda inputs: np.asarray(jax.device_get(self._decode(params, inputs))),
-            num_classes=self.model_config.num_classes,
-        )
+        with self.chrono.timed("evaluate"):
+            data = self.config.data
+            batches = BatchIterator(
+                split.encoded, self.eval_rows, bucket_lengths=data.bucket_lengths,
+                target_bucket_lengths=data.target_bucket_lengths, shuffle=False, drop_remainder=False, num_epochs=1,
+            )
+            context = EvalContext(
+                examples=split.examples, tokenizer=self.data.tokenizer, eval_config=self.config.eval,
+                decode=lambda inputs: np.asarray(jax.device_get(self._decode(params, inputs))),
+                num_classes=self.model_config.num_classes,
+            )
 
-        def evaluated() -> Iterator[tuple[dict, dict]]:
-            for batch in batches:
-                global_batch = self.device_batch(batch)
-                yield jax.device_get(self._predict(params, global_batch)), global_batch
+            def evaluated() -> Iterator[tuple[dict, dict]]:
+                for batch in batches:
+                    global_batch = self.device_batch(batch)
+                    yield jax.device_get(self._predict(params, global_batch)), global_batch
 
-        metrics = self.task.evaluate(context, evaluated())
-        records = metrics.pop("per_example", [])
-        self.timer.evaluate += time.perf_counter() - start
-        return metrics, records
+            metrics = self.task.evaluate(context, evaluated())
+        return metrics, metrics.pop("per_example", [])
 
 
 def _step_bytes(compiled: Any) -> int:
@@ -194,7 +177,7 @@ def _step_bytes(compiled: Any) -> int:
         return 0
 
 
-def _finite(history: list[tuple[int, dict]]) -> Optional[int]:
+def _first_non_finite(history: list[tuple[int, dict]]) -> Optional[int]:
     """The first step whose loss or gradient norm is not finite, or None."""
     for step, metrics in history:
         if not (math.isfinite(metrics["loss"]) and math.isfinite(metrics["grad_norm"])):
@@ -241,141 +224,161 @@ def train_and_evaluate(
         start.abandon()
         raise
     start.commit()
-    tc = config.train
     logger = MetricLogger(workdir)
-    checkpointer = Checkpointer(workdir / "checkpoints", keep=tc.keep_checkpoints)
+    checkpointer = Checkpointer(workdir / "checkpoints", keep=config.train.keep_checkpoints)
     try:
-        return _train(run, config, workdir, logger, checkpointer, wall_start, restart)
+        progress = restore(run, checkpointer, logger, restart)
+        train_steps(run, progress, logger, checkpointer)
+        return finish(run, progress, logger, checkpointer, wall_start)
     finally:
         checkpointer.close()
         logger.close()
 
 
-def _train(
-    run: Run, config: Any, workdir: Path, logger: MetricLogger, checkpointer: Checkpointer, wall_start: float,
-    restart: bool,
-) -> dict:
-    tc, ec = config.train, config.eval
-    state = run.init_state()
-    iterator = run.train_iterator()
+@dataclasses.dataclass
+class Progress:
+    """Where a run stands: its state, the data iterator, the best and the last validation metrics."""
+
+    state: TrainState
+    iterator: BatchIterator
+    start_step: int = 0  # the step it (re)started from
     best: Optional[dict] = None
-    last_eval: dict = {}
-    start_step = 0
-    restored = checkpointer.restore_latest(state)
+    last_eval: dict = dataclasses.field(default_factory=dict)
+
+
+def restore(run: Run, checkpointer: Checkpointer, logger: MetricLogger, restart: bool = False) -> Progress:
+    """A fresh state, or the newest readable checkpoint's (with the iterator's position and the best
+    metrics), the log cut back to it. Starting from step 0 where training was done before needs
+    ``restart`` (:func:`attnjax.train.workdir.check_restart_from_zero`)."""
+    progress = Progress(run.init_state(), run.train_iterator())
+    restored = checkpointer.restore_latest(progress.state)
     if restored is not None:
-        state, meta = restored
-        iterator.set_state(meta["data"])
-        best, last_eval = meta.get("best"), meta.get("last_eval", {})
-        start_step = int(state.step)
+        progress.state, meta = restored
+        progress.iterator.set_state(meta["data"])
+        progress.best, progress.last_eval = meta.get("best"), meta.get("last_eval", {})
+        progress.start_step = int(progress.state.step)
     else:
-        check_restart_from_zero(workdir, config, restart)
+        check_restart_from_zero(run.workdir, run.config, restart)
         checkpointer.set_aside_best()  # an earlier run's best must not be tested as this run's
-    logger.truncate_after(start_step)
-    num_params = sum(count_params(state.params).values())
+    logger.truncate_after(progress.start_step)
+    return progress
 
-    history: list[tuple[int, dict]] = []  # (step, device metrics) not yet fetched
-    interval_start, interval_tokens, interval_compile = time.perf_counter(), 0, run.timer.compile
-    progress = tqdm(
-        total=tc.num_steps, initial=start_step, disable=not (tc.progress and jax.process_index() == 0),
-        desc=f"{config.task} {config.model.attention}", unit="step", dynamic_ncols=True,
-    )
 
-    def flush(step: int) -> None:
+class _PendingMetrics:
+    """Step metrics left on the device until a flush fetches them, checks them and logs their means."""
+
+    def __init__(self, run: Run, logger: MetricLogger, checkpointer: Checkpointer, bar: Any):
+        self.run, self.logger, self.checkpointer, self.bar = run, logger, checkpointer, bar
+        self.history: list[tuple[int, dict]] = []  # (step, device metrics) not yet fetched
+
+    def add(self, step: int, metrics: dict) -> None:
+        self.history.append((step, metrics))
+
+    def flush(self, step: int) -> None:
         """Fetches pending step metrics, stops on a non-finite loss, logs the interval's means."""
-        nonlocal history, interval_start, interval_tokens, interval_compile
-        if not history:
+        if not self.history:
             return
-        fetched = [(s, {k: float(v) for k, v in m.items()}) for s, m in jax.device_get(history)]
-        history = []
-        bad = _finite(fetched)
+        fetched = [(s, {k: float(v) for k, v in m.items()}) for s, m in jax.device_get(self.history)]
+        self.history = []
+        bad = _first_non_finite(fetched)
         if bad is not None:
-            logger.write(bad, "train", {"event": "diverged", **fetched[[s for s, _ in fetched].index(bad)][1]})
-            checkpointer.wait()
-            last = checkpointer.latest.latest_step()
-            raise TrainingDivergedError(
-                f"the loss or gradient norm became non-finite at step {bad} "
-                f"(loss={fetched[[s for s, _ in fetched].index(bad)][1]['loss']}); the run stopped. The last good "
-                f"checkpoint is step {last} in {workdir / 'checkpoints' / 'latest'}. Lower "
-                f"config.optimizer.learning_rate (now {config.optimizer.learning_rate}) or enable clipping."
-            )
-        elapsed = time.perf_counter() - interval_start - (run.timer.compile - interval_compile)
-        run.timer.train += elapsed
-        run.timer.tokens += interval_tokens
+            self._diverged(bad, dict(fetched)[bad])
+        elapsed, tokens = self.run.chrono.lap()
         names = [k for k in fetched[-1][1] if k != "weight"]
         means = {k: float(np.mean([m[k] for _, m in fetched])) for k in names}
         means.update(
-            learning_rate=float(run.schedule(step)), steps=len(fetched),
-            step_time=elapsed / len(fetched), tokens_per_second=interval_tokens / max(elapsed, 1e-9),
+            learning_rate=float(self.run.schedule(step)), steps=len(fetched),
+            step_time=elapsed / len(fetched), tokens_per_second=tokens / max(elapsed, 1e-9),
         )
-        logger.write(step, "train", means)
-        progress.set_postfix(loss=f"{means['loss']:.4f}", refresh=False)
-        interval_start, interval_tokens, interval_compile = time.perf_counter(), 0, run.timer.compile
+        self.logger.write(step, "train", means)
+        self.bar.set_postfix(loss=f"{means['loss']:.4f}", refresh=False)
 
-    def pause_interval(seconds_before: float) -> None:
-        # Evaluation and checkpointing are not training time.
-        nonlocal interval_start
-        interval_start += time.perf_counter() - seconds_before
+    def _diverged(self, step: int, metrics: dict) -> None:
+        self.logger.write(step, "train", {"event": "diverged", **metrics})
+        self.checkpointer.wait()
+        config = self.run.config
+        raise TrainingDivergedError(
+            f"the loss or gradient norm became non-finite at step {step} (loss={metrics['loss']}); the run "
+            f"stopped. The last good checkpoint is step {self.checkpointer.latest.latest_step()} in "
+            f"{self.run.workdir / 'checkpoints' / 'latest'}. Lower config.optimizer.learning_rate (now "
+            f"{config.optimizer.learning_rate}) or enable clipping."
+        )
 
-    for step in range(start_step + 1, tc.num_steps + 1):
-        batch = next(iterator)
-        interval_tokens += _tokens(batch)
-        state, metrics = run.train_step(state, batch)
-        history.append((step, metrics))
-        progress.update(1)
+
+def train_steps(run: Run, progress: Progress, logger: MetricLogger, checkpointer: Checkpointer) -> None:
+    """Steps from ``progress.start_step`` to ``config.train.num_steps``: logs every ``log_every``,
+    evaluates every ``eval_every`` (keeping the best parameters), checkpoints every ``checkpoint_every``."""
+    config = run.config
+    tc, ec = config.train, config.eval
+    bar = tqdm(
+        total=tc.num_steps, initial=progress.start_step, disable=not (tc.progress and jax.process_index() == 0),
+        desc=f"{config.task} {config.model.attention}", unit="step", dynamic_ncols=True,
+    )
+    pending = _PendingMetrics(run, logger, checkpointer, bar)
+    run.chrono.start()
+    for step in range(progress.start_step + 1, tc.num_steps + 1):
+        batch = next(progress.iterator)
+        run.chrono.count(_tokens(batch))
+        progress.state, metrics = run.train_step(progress.state, batch)
+        pending.add(step, metrics)
+        bar.update(1)
         last = step == tc.num_steps
         if step % tc.log_every == 0 or last:
-            flush(step)
+            pending.flush(step)
         if step % tc.eval_every == 0 or last:
-            flush(step)
-            paused = time.perf_counter()
-            last_eval, records = run.evaluate(state.params, run.data.eval)
-            logger.write(step, "validation", last_eval)
-            value = float(last_eval[ec.best_metric])
-            if _improved(value, best, ec.best_mode):
-                best = {"step": step, "metric": ec.best_metric, "value": value, "metrics": last_eval}
-                checkpointer.save_best(step, state.params, best)
-                write_json_lines(workdir / PREDICTIONS_FILE.format(split="validation"), records)
-            pause_interval(paused)
+            pending.flush(step)
+            with run.chrono.paused():  # evaluation is not training time
+                progress.last_eval, records = run.evaluate(progress.state.params, run.data.eval)
+                logger.write(step, "validation", progress.last_eval)
+                value = float(progress.last_eval[ec.best_metric])
+                if _improved(value, progress.best, ec.best_mode):
+                    progress.best = {"step": step, "metric": ec.best_metric, "value": value, "metrics": progress.last_eval}
+                    checkpointer.save_best(step, progress.state.params, progress.best)
+                    write_json_lines(run.workdir / PREDICTIONS_FILE.format(split="validation"), records)
         if step % tc.checkpoint_every == 0 or last:
-            flush(step)
-            paused = time.perf_counter()
-            checkpointer.save_latest(
-                step, state, {"data": iterator.get_state(), "best": best, "last_eval": last_eval}
-            )
-            run.timer.checkpoint += time.perf_counter() - paused
-            pause_interval(paused)
-    progress.close()
+            pending.flush(step)
+            with run.chrono.timed("checkpoint"):
+                checkpointer.save_latest(
+                    step, progress.state,
+                    {"data": progress.iterator.get_state(), "best": progress.best, "last_eval": progress.last_eval},
+                )
+    bar.close()
     checkpointer.wait()
 
-    best, best_params = _best_params(run, checkpointer, state, best)
-    test = _test(run, best_params, state, best, workdir)
+
+def finish(run: Run, progress: Progress, logger: MetricLogger, checkpointer: Checkpointer, wall_start: float) -> dict:
+    """Tests the best parameters once, writes ``results.json`` and returns its content."""
+    config, state = run.config, progress.state
+    progress.best, best_params = _best_params(run, checkpointer, state, progress.best)
+    test = _test(run, best_params, state, progress.best)
     if test is not None:
-        logger.write(tc.num_steps, "test", test)
-    timer = run.timer
+        logger.write(config.train.num_steps, "test", test)
+    seconds = run.chrono.seconds
+    train_seconds = seconds["train"]
     results = {
         "run_key": run_key(config),
         "task": config.task,
         "attention": config.model.attention,
-        "steps": tc.num_steps,
-        "resumed_from_step": start_step,
-        "num_params": num_params,
-        "validation": last_eval,
-        "best": best,
+        "steps": config.train.num_steps,
+        "resumed_from_step": progress.start_step,
+        "num_params": sum(count_params(state.params).values()),
+        "validation": progress.last_eval,
+        "best": progress.best,
         "test": test if test is not None else {"skipped": run.data.test_skipped},
         "timing": {
-            "train_seconds": timer.train,
-            "compile_seconds": timer.compile,
-            "eval_seconds": timer.evaluate,
-            "checkpoint_seconds": timer.checkpoint,
+            "train_seconds": train_seconds,
+            "compile_seconds": seconds["compile"],
+            "eval_seconds": seconds["evaluate"],
+            "checkpoint_seconds": seconds["checkpoint"],
             "wall_seconds": time.perf_counter() - wall_start,
-            "tokens_per_second": timer.tokens / timer.train if timer.train > 0 else None,
-            "step_time": timer.train / max(tc.num_steps - start_step, 1),
+            "tokens_per_second": run.chrono.tokens / train_seconds if train_seconds > 0 else None,
+            "step_time": train_seconds / max(config.train.num_steps - progress.start_step, 1),
         },
-        "memory": {**_peak_memory(), "train_step_bytes": timer.step_bytes or None},
+        "memory": {**_peak_memory(), "train_step_bytes": run.step_bytes or None},
         "devices": {"count": run.mesh.devices.size, "kind": jax.devices()[0].device_kind, "processes": jax.process_count()},
         "config": as_dict(config),
     }
-    write_json(workdir / RESULTS_FILE, results)
+    write_json(run.workdir / RESULTS_FILE, results)
     return results
 
 
@@ -400,10 +403,10 @@ def _best_params(run: Run, checkpointer: Checkpointer, state: TrainState, best: 
     return fallback, state.params
 
 
-def _test(run: Run, params: Any, state: TrainState, best: Optional[dict], workdir: Path) -> Optional[dict]:
+def _test(run: Run, params: Any, state: TrainState, best: Optional[dict]) -> Optional[dict]:
     """Test metrics of ``params``: the best validation parameters (the final ones when there is no best)."""
     if run.data.test is None:
         return None
     metrics, records = run.evaluate(params, run.data.test)
-    write_json_lines(workdir / PREDICTIONS_FILE.format(split="test"), records)
+    write_json_lines(run.workdir / PREDICTIONS_FILE.format(split="test"), records)
     return {**metrics, "params_from_step": best["step"] if best else int(state.step)}

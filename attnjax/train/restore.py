@@ -11,6 +11,7 @@ Nothing in the workdir is changed: an unreadable checkpoint is skipped with a wa
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -28,7 +29,7 @@ from attnjax.train.inputs import TOKENIZER_DIR
 from attnjax.train.logs import LOG_FILE, read_log
 from attnjax.train.loop import run_model_config
 from attnjax.train.optim import make_optimizer
-from attnjax.train.state import TrainState
+from attnjax.train.state import TrainState, initial_state
 from attnjax.train.workdir import CONFIG_FILE, RESULTS_FILE
 
 CHECKPOINT_KINDS = ("best", "latest")
@@ -69,12 +70,8 @@ def _on_first_device(shapes: Any) -> Any:
 def _abstract_state(config: ml_collections.ConfigDict, model: nn.Module, model_config: ModelConfig) -> TrainState:
     """The shapes of the run's TrainState (parameters and optimizer state), computed without allocating."""
     tx, _ = make_optimizer(config.optimizer, config.train.num_steps)
-    inputs = example_inputs(model_config)
-
-    def init(rng):
-        return TrainState.create(model.init(rng, *inputs)["params"], tx, rng)
-
-    return _on_first_device(jax.eval_shape(init, jax.random.PRNGKey(0)))
+    init = functools.partial(initial_state, model, tx, example_inputs(model_config), config.seed)
+    return _on_first_device(jax.eval_shape(init))
 
 
 def _checkpoint_steps(directory: Path) -> list[int]:

@@ -26,3 +26,12 @@ class TrainState:
     @classmethod
     def create(cls, params: Any, tx: optax.GradientTransformation, rng: jax.Array) -> "TrainState":
         return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), rng=rng)
+
+
+def initial_state(model: Any, tx: optax.GradientTransformation, inputs: tuple, seed: int) -> TrainState:
+    """A run's state before its first step: parameters of ``model.init`` on ``inputs`` and the
+    dropout key, both from ``seed``. Traceable: ``jax.jit`` it to allocate the state (the loop),
+    ``jax.eval_shape`` it for the shapes a checkpoint restores into (``load_run``)."""
+    init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(seed))
+    params = model.init(init_rng, *inputs)["params"]
+    return TrainState.create(params, tx, dropout_rng)
