@@ -7,8 +7,10 @@ Reads only what compare.py stored (``grid.json``, ``runs.jsonl``, ``baselines.js
 ``predictions_<split>.jsonl``, ``metrics.jsonl`` and ``attention.json``), never trains, and writes
 the same bytes for the same results.
 
-Table: a row per attention variant, a column group per task. Quality: the main metric (accuracy;
-ROUGE-1/2/L) x 100 as mean +- std over seeds on the grid's split (the best-validation checkpoint),
+Table: a row per attention variant, a column group per benchmark (stored as ``task`` in
+``runs.jsonl`` and as ``tasks`` in ``grid.json``, the format's older name). Quality: the main
+metrics of the benchmark's task (``attnjax.train.Task.main_metrics``: accuracy x 100; ROUGE-1/2/L)
+as mean +- std over seeds on the grid's split (the best-validation checkpoint),
 and its paired difference to ``scaled_dot`` (the first attention variant when the grid has no
 ``scaled_dot``) with a 95% bootstrap interval (examples resampled 2,000 times, seed 0; per example,
 the seed-matched differences are averaged); one seed shows no std. Cost: parameters,
