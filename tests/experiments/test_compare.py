@@ -79,6 +79,24 @@ def test_expand_and_overrides(tmp_path):
         grid_lib.expand(grid, benchmarks=["imdb"])
 
 
+def test_command_line_config_flags_and_shorthands(tmp_path, capsys):
+    flag_values = compare.parse_flags(["--preset", "sst2", "--config.seeds=0,1", "--config.variants=dot,additive"])
+    assert flag_values.config.seeds == (0, 1) and flag_values.config.variants == ("dot", "additive")
+    assert compare.results_dir(flag_values) == Path("results") / "sst2"
+    assert compare.results_dir(compare.parse_flags([])) == Path("results")  # the built-in grid
+    grid_file = _grid_file(tmp_path)
+    args = ["--config", str(grid_file), "--config.benchmarks.sentiment.train.num_steps=3", "--tasks", "sentiment",
+            "--seeds", "1", "--variants", "none,scaled_dot", "--set", "train.batch_size=8", "--results", str(tmp_path)]
+    assert compare.main(args + ["--dry-run"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split("-")[0] for line in listed] == ["sentiment/none/seed1", "sentiment/scaled_dot/seed1"]
+    flag_values = compare.parse_flags(args)
+    specs = grid_lib.expand(flag_values.config, benchmarks=["sentiment"], overrides=compare.overrides(flag_values))
+    assert {(s.config.train.num_steps, s.config.train.batch_size) for s in specs} == {(3, 8)}
+    assert compare.main(["--preset", "sst2", "--config", str(grid_file)]) == 2
+    assert "give one of them" in capsys.readouterr().err
+
+
 def test_bad_arguments_fail_clearly(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         grid_lib.load_grid(tmp_path / "nope.py")
