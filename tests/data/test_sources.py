@@ -23,7 +23,7 @@ def test_unknown_kind_lists_known():
 def test_unknown_names():
     with pytest.raises(ValueError, match=r"unknown TFDS data set 'mnist'; expected one of: imdb_reviews"):
         load_split("tfds:mnist", "train")
-    with pytest.raises(ValueError, match=r"unknown built-in task 'qa'; expected one of: sentiment"):
+    with pytest.raises(ValueError, match=r"unknown built-in data set 'qa'; expected one of: sentiment"):
         load_split("builtin:qa", "train")
     with pytest.raises(ValueError, match="unknown split 'dev'"):
         load_split("builtin:sentiment", "dev")
