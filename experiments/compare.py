@@ -238,6 +238,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         grid, variants=_csv(args.variants), tasks=_csv(args.tasks),
         seeds=[int(s) for s in _csv(args.seeds)] if args.seeds else None, overrides=overrides(args),
     )
+    baseline_rows.check(grid, specs)  # an unknown baseline or a missing scikit-learn fails before any training
     root = results_dir(args)
     if args.dry_run:
         for spec in specs:

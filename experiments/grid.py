@@ -10,7 +10,7 @@ A grid file (``experiments/configs/compare_*.py``, ``grid_*.py``) defines ``get_
     grid.split       ``test`` or ``validation``: the split the table reports (the best-validation
                      checkpoint is evaluated on it); ``validation`` where test labels are hidden
     grid.tasks       {task name: a full training config (attnjax.train.default_config())}
-    grid.baselines   {task name: names in experiments/baselines_registry}, optional
+    grid.baselines   {task name: names in experiments/baseline_rows.py BASELINES (lead_3, tfidf_logreg, ...)}, optional
 
 A variant only changes ``config.model`` fields, so within a task every row trains the same
 model, data and schedule except for the attention.

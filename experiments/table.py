@@ -14,6 +14,8 @@ and its paired difference to ``scaled_dot`` (the first attention variant when th
 the seed-matched differences are averaged); one seed shows no std. Cost: parameters,
 training tokens/s, the compiled train step's memory (XLA's count: arguments + outputs +
 temporaries) and wall time per run. Bold: the best value of each column among trained variants.
+Baseline rows (experiments/baseline_rows.py) have one prediction per example; their paired
+difference stands it against every seed of the reference variant.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ MAIN_METRICS = {
 }
 # Per-example field behind the paired comparison of each kind (the first main metric).
 PAIRED_FIELD = {"classification": "correct", "summarization": "rouge1"}
+# Stored main metrics -> table units (accuracy is stored as a fraction, ROUGE already x 100).
+METRIC_SCALE = {"classification": 100.0, "summarization": 1.0}
 BOOTSTRAP_SAMPLES = 2000
 
 
@@ -96,6 +100,15 @@ def paired_bootstrap(root: Path, runs: list[dict], reference: list[dict], split:
     return float(per_example.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def _baseline_paired(root: Path, base: dict, reference: list[dict], split: str, kind: str):
+    """A baseline row's paired difference to the reference variant: the one baseline prediction per
+    example stands against every seed of the reference (rows stored without predictions: None)."""
+    if "workdir" not in base or not reference:
+        return None
+    as_runs = [{"status": "ok", "seed": r["seed"], "workdir": base["workdir"]} for r in reference if r.get("status") == "ok"]
+    return paired_bootstrap(root, as_runs, reference, split, PAIRED_FIELD[kind])
+
+
 def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -> list[dict]:
     """One row per (task, variant or baseline) with everything the tables show."""
     rows = []
@@ -113,7 +126,7 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
                 "failed": [f"seed {r['seed']}: {r.get('error') or 'no ' + split + ' metrics'}" for r in group if r not in ok],
             }
             for key, _ in MAIN_METRICS[kind]:
-                values = [100.0 * split_metrics(r, split)[key] if kind == "classification" else split_metrics(r, split)[key] for r in ok]
+                values = [METRIC_SCALE[kind] * split_metrics(r, split)[key] for r in ok]
                 # One seed has no spread to show: std None.
                 row[key] = (float(np.mean(values)), float(np.std(values)) if len(values) > 1 else None) if values else None
             row["paired"] = (
@@ -127,10 +140,10 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
             rows.append(row)
         for base in (b for b in baselines if b["task"] == task):
             row = {"task": task, "kind": kind, "row": base["name"], "label": base["label"], "trained": False,
-                   "seeds": 1, "seeds_planned": 1, "failed": [], "paired": None, "num_params": None,
-                   "tokens_per_second": None, "step_memory_mib": None, "wall_seconds": None}
+                   "seeds": 1, "seeds_planned": 1, "failed": [], "paired": _baseline_paired(root, base, reference, split, kind),
+                   "num_params": None, "tokens_per_second": None, "step_memory_mib": None, "wall_seconds": None}
             for key, _ in MAIN_METRICS[kind]:
-                row[key] = (float(base["metrics"][key]), None)
+                row[key] = (METRIC_SCALE[kind] * float(base["metrics"][key]), None)
             rows.append(row)
     return rows
 

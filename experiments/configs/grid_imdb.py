@@ -58,4 +58,5 @@ def get_grid():
     grid.heads = 4
     grid.split = "test"
     grid.tasks = {"imdb": classifier()}
+    grid.baselines = {"imdb": ("tfidf_logreg",)}  # needs scikit-learn: pip install 'attnjax[baselines]'
     return grid

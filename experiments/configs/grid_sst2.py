@@ -28,4 +28,5 @@ def get_grid():
     config = config_module("sst2").get_config()
     config.data.test_split = ""  # hidden labels
     grid.tasks = {"sst2": config}
+    grid.baselines = {"sst2": ("tfidf_logreg",)}  # needs scikit-learn: pip install 'attnjax[baselines]'
     return grid
