@@ -20,7 +20,7 @@ self-attention of this kind (``pooling="structured"`` here).
 
 Expected (2-core CPU, local copy): 30 runs, 2 at a time; attention variants at 83-85%, unscaled
 ``dot`` possibly behind (its logits grow with the 128-wide states, the reason for the 1/sqrt(d)
-scale). Measured so far (2026-12-01, load 12-18; README "Real data"): scaled_dot 85.0 (seed 0),
+scale). Measured so far (2026-12-01, load 12-18; README "Real data"): scaled_dot 84.4 ± 0.5 (seeds 0-2; 85.0 on seed 0),
 additive 83.7 ± 0.2 (seeds 0-2), none 83.0 (seed 0), TF-IDF row 82.2; 12-20 minutes per run on
 that loaded machine. The other variants and seeds were not run.
 """

@@ -25,7 +25,7 @@ too slow on the loaded machine); this recipe at d_model 128 (stopped at step 150
 time of d_model 64). Kept at d_model 64 for the CPU budget.
 
 Measured (2026-12-01, the shared 2-core AMD EPYC dev machine at load average 12-18, local copy):
-best validation accuracy scaled_dot 85.0 (seed 0), additive 83.7 ± 0.2 (seeds 0-2), none 83.0
+best validation accuracy scaled_dot 84.4 ± 0.5 (seeds 0-2; 85.0 on seed 0), additive 83.7 ± 0.2 (seeds 0-2), none 83.0
 (seed 0), against 82.2 for the TF-IDF row; 12-20 minutes of wall time per run on that loaded
 machine (4-6 of them compiling the four length buckets); expected well under 10 minutes on an
 idle one (not measured). README "Real data" has the tables.
