@@ -296,6 +296,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         grid, variants=_csv(flag_values.variants), benchmarks=_csv(flag_values.benchmarks),
         seeds=[int(s) for s in _csv(flag_values.seeds) or grid.seeds], overrides=overrides(flag_values),
     )
+    baseline_rows.check(grid, specs)  # an unknown baseline or a missing scikit-learn fails before any training
     root = results_dir(flag_values)
     if flag_values["dry-run"].value:
         for spec in specs:
@@ -311,7 +312,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     baselines = baseline_rows.compute(grid, specs, root)
     meta = {
         "name": grid.name, "split": grid.split, "reference": grid_lib.reference_variant([s.variant for s in specs]),
-        "tasks": list(dict.fromkeys(s.benchmark for s in specs)),  # the benchmarks, by the stored name "variants": list(dict.fromkeys(s.variant for s in specs)),
+        "tasks": list(dict.fromkeys(s.benchmark for s in specs)),  # the benchmarks, by the stored name
+        "variants": list(dict.fromkeys(s.variant for s in specs)),
         "seeds": sorted({s.seed for s in specs}), "grid_file": str(grid_path(flag_values)),
     }
     (root / "grid.json").write_text(json.dumps(meta, indent=1) + "\n")

@@ -12,7 +12,8 @@ A grid file (``experiments/configs/compare_*.py``, ``grid_*.py``) defines ``get_
     grid.benchmarks  {benchmark name: a full training config (attnjax.train.default_config())}: the
                      table's column groups, e.g. "sentiment" (builtin:sentiment, classification) or
                      "sst2"; a benchmark is a data set and what is trained on it (``config.task``)
-    grid.baselines   {benchmark name: names in experiments.baseline_rows.BASELINES}, optional
+    grid.baselines   {benchmark name: names in experiments.baseline_rows.BASELINES (lead_3,
+                     tfidf_logreg, ...)}, optional
 
 A variant only changes ``config.model`` fields, so within a benchmark every row trains the same
 model, data and schedule except for the attention.

@@ -16,6 +16,8 @@ and its paired difference to ``scaled_dot`` (the first attention variant when th
 the seed-matched differences are averaged); one seed shows no std. Cost: parameters,
 training tokens/s, the compiled train step's memory (XLA's count: arguments + outputs +
 temporaries) and wall time per run. Bold: the best value of each column among trained variants.
+Baseline rows (experiments/baseline_rows.py) have one prediction per example; their paired
+difference stands it against every seed of the reference variant.
 """
 
 from __future__ import annotations
@@ -100,6 +102,17 @@ def paired_bootstrap(
     return float(per_example.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def _baseline_paired(
+    root: Path, base: dict, reference: list[dict], split: str, field: str, factor: float
+) -> Optional[tuple[float, float, float]]:
+    """A baseline row's paired difference to the reference variant: the one baseline prediction per
+    example stands against every seed of the reference (rows stored without predictions: None)."""
+    if "workdir" not in base or not reference:
+        return None
+    as_runs = [{"status": "ok", "seed": r["seed"], "workdir": base["workdir"]} for r in reference if r.get("status") == "ok"]
+    return paired_bootstrap(root, as_runs, reference, split, field, factor)
+
+
 def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -> list[dict]:
     """One row per (task, variant or baseline) with everything the tables show."""
     rows = []
@@ -132,10 +145,11 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
             rows.append(row)
         for base in (b for b in baselines if b["task"] == task):
             row = {"task": task, "kind": kind, "row": base["name"], "label": base["label"], "trained": False,
-                   "seeds": 1, "seeds_planned": 1, "failed": [], "paired": None, "num_params": None,
-                   "tokens_per_second": None, "step_memory_mib": None, "wall_seconds": None}
+                   "seeds": 1, "seeds_planned": 1, "failed": [],
+                   "paired": _baseline_paired(root, base, reference, split, task_spec.paired_field, factor),
+                   "num_params": None, "tokens_per_second": None, "step_memory_mib": None, "wall_seconds": None}
             for key, _ in task_spec.main_metrics:
-                row[key] = (float(base["metrics"][key]), None)
+                row[key] = (factor * float(base["metrics"][key]), None)
             rows.append(row)
     return rows
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from attnjax import nn as ann
 from attnjax.models.config import ModelConfig
@@ -31,6 +32,21 @@ def layer_config(config: ModelConfig, score: Optional[Score], *, rotary: bool = 
         query_chunk_size=config.query_chunk_size, key_chunk_size=config.key_chunk_size,
         dtype=config.compute_dtype,
     )
+
+
+class WordDropout(nn.Module):
+    """Replaces each non-padding token of ``inputs [batch, length]`` by ``unk_id`` with probability
+    ``rate`` while training (the model learns not to lean on any single word; Flax examples/sst2)."""
+
+    rate: float
+    unk_id: int
+
+    @nn.compact
+    def __call__(self, inputs: Array, mask: Array, *, deterministic: bool = True) -> Array:
+        if deterministic or self.rate == 0.0:
+            return inputs
+        drop = jax.random.bernoulli(self.make_rng("dropout"), self.rate, inputs.shape) & mask
+        return jnp.where(drop, jnp.asarray(self.unk_id, inputs.dtype), inputs)
 
 
 class PositionalEmbedding(nn.Module):

@@ -37,6 +37,9 @@ class ModelConfig:
       num_layers, num_decoder_layers: Transformer encoder / decoder depth.
       mlp_dim: Transformer feed-forward width.
       dropout_rate, attention_dropout_rate: in [0, 1).
+      embedding_dropout_rate: classifier: dropout on the token embeddings, in [0, 1).
+      word_dropout_rate: classifier: share of input tokens replaced by ``unk_id`` while training,
+        in [0, 1) (Flax's examples/sst2 uses 0.1).
       pre_norm: layer norm before (True) or after (False) each residual sub-layer.
       positional: ``sinusoidal``, ``learned``, ``rotary`` or ``none`` (Transformer models).
       max_length: longest sequence (learned positions and decoding).
@@ -48,6 +51,7 @@ class ModelConfig:
       pointer: ``seq2seq_rnn`` with the pointer-generator copy mechanism (See et al. 2017).
       use_chunked, query_chunk_size, key_chunk_size: memory-efficient attention (no weights sown).
       pad_id: padding token id.
+      unk_id: unknown-word token id (the tokenizers' shared id 3), what word dropout writes.
       dtype: compute dtype, ``float32``, ``bfloat16`` or ``float16`` (:data:`DTYPES`): embeddings,
         dense layers, layer norms, attention and recurrent states compute in it; parameters stay
         float32 and outputs (logits / log-probs) are returned as float32.
@@ -64,6 +68,8 @@ class ModelConfig:
     mlp_dim: int = 64
     dropout_rate: float = 0.1
     attention_dropout_rate: float = 0.0
+    embedding_dropout_rate: float = 0.0
+    word_dropout_rate: float = 0.0
     pre_norm: bool = True
     positional: str = "sinusoidal"
     max_length: int = 512
@@ -77,6 +83,7 @@ class ModelConfig:
     query_chunk_size: Optional[int] = None  # None: chosen by attnjax.ops.chunked_attention
     key_chunk_size: Optional[int] = None
     pad_id: int = 0
+    unk_id: int = 3
     dtype: str = "float32"
 
     def replace(self, **changes: Any) -> "ModelConfig":
@@ -153,11 +160,11 @@ def check_common(config: ModelConfig) -> None:
             f"config.num_heads={config.num_heads} does not divide config.d_model={config.d_model}; "
             f"expected one of: {', '.join(map(str, divisors))}"
         )
-    for field in ("dropout_rate", "attention_dropout_rate"):
+    for field in ("dropout_rate", "attention_dropout_rate", "embedding_dropout_rate", "word_dropout_rate"):
         value = getattr(config, field)
         if not 0.0 <= value < 1.0:
             raise ValueError(f"config.{field}={value!r} is not allowed; expected a number in [0, 1)")
-    if not 0 <= config.pad_id < config.vocab_size:
-        raise ValueError(
-            f"config.pad_id={config.pad_id!r} is not allowed; expected 0 <= pad_id < vocab_size"
-        )
+    for field in ("pad_id", "unk_id"):
+        value = getattr(config, field)
+        if not 0 <= value < config.vocab_size:
+            raise ValueError(f"config.{field}={value!r} is not allowed; expected 0 <= {field} < vocab_size")

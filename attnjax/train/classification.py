@@ -59,6 +59,20 @@ def classification_evaluate(context: EvalContext, evaluated: Iterable[tuple[dict
     return {**scores.result(), "loss": losses.result(), "per_example": records}
 
 
+def score_labels(predictions: Sequence[int], examples: Sequence[dict], num_classes: int) -> tuple[dict, list[dict]]:
+    """Accuracy and macro-F1 of class ids ``predictions`` (one per example) against the examples' labels,
+    and the per-example records (``index``, ``label``, ``prediction``, ``correct``)."""
+    labels = [int(examples[i]["label"]) for i in range(len(examples))]
+    predictions = [int(p) for p in predictions]
+    scores = metric_lib.ClassificationMetrics(num_classes)
+    scores.update(np.asarray(predictions, np.int64), np.asarray(labels, np.int64))
+    records = [
+        {"index": i, "label": label, "prediction": p, "correct": float(label == p)}
+        for i, (label, p) in enumerate(zip(labels, predictions))
+    ]
+    return {k: v for k, v in scores.result().items() if k != "count"}, records
+
+
 def check_labels(data: Any, config: Any) -> None:
     """ValueError when a split's labels fall outside ``[0, config.model.num_classes)``."""
     num_classes = config.model.num_classes
@@ -146,5 +160,6 @@ CLASSIFICATION = TASKS.register(
         hidden_test=hidden_labels,
         attention_maps=pooling_maps,
         draw_attention=draw_token_weights,
+        score_predictions=score_labels,
     ),
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import flax.linen as nn
 import jax
@@ -111,6 +111,22 @@ def summarization_evaluate(context: EvalContext, evaluated: Iterable[tuple[dict,
     }
 
 
+def score_summaries(predictions: Sequence[str], examples: Sequence[dict], num_classes: int) -> tuple[dict, list[dict]]:
+    """ROUGE of the summaries ``predictions`` (one per example) against the examples' references, and
+    the per-example records (``index`` and each ROUGE score)."""
+    del num_classes
+    rouge = metric_lib.RougeMetrics()
+    per_pair = rouge.update(list(predictions), [examples[i]["summary"] for i in range(len(examples))])
+    return rouge.result(), [{"index": i, **scores} for i, scores in enumerate(per_pair)]
+
+
+def decoded_count(config: Any, limit: int) -> int:
+    """How many of a split's first ``limit`` examples (0: all) evaluation decodes and scores:
+    at most ``config.eval.max_decode_examples`` (0: no cap)."""
+    cap = config.eval.max_decode_examples
+    return min(limit or cap, cap) if cap else limit
+
+
 def longest_sequence(config: Any) -> int:
     """Inputs, targets and decoding all need positions: the longest of the three."""
     return max(max(config.data.bucket_lengths), max(config.data.target_bucket_lengths), config.eval.max_decode_length)
@@ -180,5 +196,7 @@ SUMMARIZATION = TASKS.register(
         bind=with_special_ids,
         attention_maps=cross_attention_maps,
         draw_attention=draw_cross_attention,
+        score_predictions=score_summaries,
+        scored_count=decoded_count,
     ),
 )

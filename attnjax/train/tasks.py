@@ -18,7 +18,10 @@ plots and the attention maps read it and never compare task names. It has:
   how it is reported: ``main_metrics`` (the tables' columns; the first is the paired comparison's,
       on the per-example field ``paired_field``), ``percent`` (fractions shown x 100);
   how its attention is shown: ``attention_maps(run, examples)`` (per-example records for
-      ``attention.json``) and ``draw_attention(maps, labels, title)`` (a matplotlib figure).
+      ``attention.json``) and ``draw_attention(maps, labels, title)`` (a matplotlib figure);
+  how predictions made without the model (the tables' baseline rows) are scored:
+      ``score_predictions(predictions, examples, num_classes) -> (metrics, per-example records)``
+      on the examples evaluate would score (``scored_count(config, limit)`` of a split's first).
 
 The built-in tasks are :mod:`attnjax.train.classification` and :mod:`attnjax.train.summarization`.
 """
@@ -63,6 +66,11 @@ def _visible(examples: Sequence[Mapping[str, Any]]) -> str:
     return ""
 
 
+def _every_limited(config: Any, limit: int) -> int:
+    del config
+    return limit
+
+
 def longest_input(config: Any) -> int:
     """The longest input a run of ``config`` feeds: its largest bucket."""
     return max(config.data.bucket_lengths)
@@ -88,6 +96,10 @@ class Task:
     decode: Optional[Callable[..., Array]] = None  # (model, params, inputs, eval_config, tokenizer) -> ids
     bind: Optional[Callable[["Task", Any], "Task"]] = None  # (task, tokenizer) -> task using its ids
     attention_maps: Optional[Callable[[Any, list], list[dict]]] = None  # (LoadedRun, examples) -> records
+    # (predictions, examples, num_classes) -> (metrics, per-example records): one prediction per
+    # example made without the model (a table's baseline row), scored by the metric code of evaluate.
+    score_predictions: Optional[Callable[[Sequence, Sequence[Mapping[str, Any]], int], tuple[dict, list[dict]]]] = None
+    scored_count: Callable[[Any, int], int] = _every_limited  # (config, a split's example limit; 0 = all) -> what evaluate scores
     draw_attention: Optional[Callable[..., Any]] = None  # ({label: attention.json}, title) -> Figure
 
     def for_tokenizer(self, tokenizer: Any) -> "Task":

@@ -61,3 +61,27 @@ def test_weights_of_every_layer_read_back_and_dropout_is_active(built, fast):
     for _, w in weights:
         # [batch, heads, queries, keys] or [batch, hops, length]; rows over real tokens sum to 1
         np.testing.assert_allclose(np.asarray(w).sum(-1).max(), 1.0, rtol=1e-5)
+
+
+def test_word_and_embedding_dropout_act_only_while_training(fast):
+    from attnjax.models.components import WordDropout
+
+    tokens = jnp.tile(jnp.arange(4, 20, dtype=jnp.int32)[None], (64, 1)).at[:, -4:].set(0)
+    mask = tokens != 0
+    drop = WordDropout(rate=0.3, unk_id=3)
+    dropped = drop.apply({}, tokens, mask, deterministic=False, rngs={"dropout": jax.random.key(0)})
+    replaced = np.asarray(dropped != tokens)
+    assert np.all(np.asarray(dropped)[replaced] == 3) and not replaced[:, -4:].any()  # padding stays padding
+    assert 0.25 < replaced[:, :-4].mean() < 0.35
+    np.testing.assert_array_equal(drop.apply({}, tokens, mask, deterministic=True), tokens)
+
+    # Both rates leave evaluation (and the parameters) unchanged and make training noisier.
+    config = {**BASE, "encoder": "lstm", "pooling": "attention", "attention": "additive", "num_heads": 1, "dropout_rate": 0.0}
+    plain, noisy = build_model(config), build_model({**config, "word_dropout_rate": 0.3, "embedding_dropout_rate": 0.3})
+    rng, inputs = jax.random.key(0), example_inputs(plain.config)
+    params = plain.init(rng, *inputs)["params"]
+    assert jax.tree.structure(params) == jax.tree.structure(noisy.init(rng, *inputs)["params"])
+    np.testing.assert_allclose(plain.apply({"params": params}, TOKENS), noisy.apply({"params": params}, TOKENS), atol=1e-6)
+    train = lambda model: model.apply({"params": params}, TOKENS, deterministic=False, rngs={"dropout": jax.random.key(2)})  # noqa: E731
+    np.testing.assert_allclose(train(plain), plain.apply({"params": params}, TOKENS), atol=1e-6)
+    assert not np.allclose(train(noisy), train(plain))

@@ -26,6 +26,9 @@ from attnjax.ops import list_scores
         (dict(model="seq2seq_rnn", cell="rnn"), "cell", "lstm, gru"),
         (dict(model="seq2seq_rnn", attention="none", pointer=True), "attention", "additive"),
         (dict(pad_id=40, vocab_size=32), "pad_id", "vocab_size"),
+        (dict(unk_id=32, vocab_size=32), "unk_id", "vocab_size"),
+        (dict(word_dropout_rate=-0.1), "word_dropout_rate", "[0, 1)"),
+        (dict(embedding_dropout_rate=1.0), "embedding_dropout_rate", "[0, 1)"),
     ],
 )
 def test_bad_config_names_field_value_and_allowed(overrides, field, allowed):
