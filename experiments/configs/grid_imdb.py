@@ -19,6 +19,8 @@ the SST-2 Transformer's throughput; not measured: the shared machine was loaded 
 cores when this was written). Expected, not measured: 0.85-0.88 validation accuracy for the
 attention variants (small from-scratch Transformers on IMDB), below the TF-IDF bigram row
 (linear bag-of-bigram models reach 0.89-0.91 on IMDB: Maas et al. 2011, Wang & Manning 2012).
+Measured (2026-12-01, local copy, 2-core CPU at load 7-8): the TF-IDF row alone, 0.9016 validation
+accuracy on the 5,000 reviews (240 s); no Transformer run of this preset was measured.
 """
 
 import ml_collections
