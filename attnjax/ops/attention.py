@@ -33,6 +33,14 @@ def dropout_keep_mask(rng: Array, keep_prob: float, weights_shape, broadcast: bo
     return jax.random.bernoulli(rng, keep_prob, shape)
 
 
+def _score_logits(score: Score, q: Array, k: Array, params: Params, precision=None) -> Array:
+    """float32 ``[B, H, Lq, Lk]`` logits, through the score's dot-product form when it has one (the
+    same softmax; for gaussian one matmul and a per-key bias instead of the pairwise distance)."""
+    if score.has_dot_form:
+        return score.as_dot(q, k, params, precision).logits(precision)
+    return score.fn(q, k, params, precision=precision)
+
+
 def attention(
     query: Array,
     key: Array,
@@ -87,7 +95,7 @@ def attention(
             module.sow("intermediates", "attention_weights", weights)
         return (out, weights) if return_weights else out
 
-    logits = score.fn(q, k, score_params, precision=precision)  # [B, H, Lq, Lk] float32
+    logits = _score_logits(score, q, k, score_params, precision)  # [B, H, Lq, Lk] float32
     if bias is not None:
         logits = logits + bias
     if is_causal:
