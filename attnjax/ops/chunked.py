@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from attnjax.ops.backends import choose_backend, describe_call
 from attnjax.ops.inputs import check_dropout, prepare_inputs
 from attnjax.ops.scores import Params, Score, check_params, dot_score, get_score
 
@@ -336,6 +337,7 @@ def chunked_attention(
     return_weights: bool = False,
     query_chunk_size: Optional[int] = None,
     key_chunk_size: Optional[int] = None,
+    implementation: Optional[str] = None,
 ):
     """Same as :func:`attnjax.ops.attention`, in O(length) memory.
 
@@ -348,6 +350,8 @@ def chunked_attention(
         (1024 x 512, halved while a block is too large for the batch and heads, and smaller for
         scores with wide intermediates such as additive). With
         ``is_causal`` blocks past the diagonal are skipped.
+      implementation: as for :func:`attnjax.ops.attention`; the fused kernels are O(length) in
+        memory too (and ignore the chunk sizes), "xla" is this chunked kernel.
       Other arguments: as :func:`attnjax.ops.attention`. The weights are never materialised, so
         ``return_weights=True`` and ``module`` (flax's ``sow_weights``) are rejected.
     """
@@ -360,9 +364,14 @@ def chunked_attention(
     check_params(score, score_params)
     dropout = check_dropout(dropout_rate, dropout_rng, deterministic)
     q, k, v, bias, mask = prepare_inputs(query, key, value, bias, mask, dtype)
+    call = describe_call(score, q, k, v, score_params, bias, mask, is_causal=is_causal, dropout=dropout,
+                         needs_weights=False, precision=precision)
+    choice = choose_backend(call, implementation)
+    if choice.fused:
+        return choice.backend.run(call)
     biases = () if bias is None else (bias,)
-    if score.has_dot_form:
-        q, k, key_bias = score.as_dot(q, k, score_params, precision)
+    if call.dot is not None:
+        q, k, key_bias = call.dot
         biases += () if key_bias is None else (key_bias,)
         score, score_params = _DOT_PRODUCT, None
     b, q_len, heads, _ = q.shape
