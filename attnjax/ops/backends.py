@@ -109,7 +109,7 @@ class Backend:
 
     Attributes:
       name: its ``implementation`` name.
-      platforms: the platforms on which ``implementation=None`` tries it (``xla``: every platform).
+      platforms: the platforms on which ``implementation=None`` tries it (``"*"``: every platform).
       checks: each ``check(call, platform)`` returns why the backend cannot run ``call``, or None.
       run: ``run(call) -> out [B, Lq, H, Dv]``; None for ``xla``, which is the caller's own code.
     """
@@ -118,6 +118,9 @@ class Backend:
     platforms: tuple[str, ...]
     checks: tuple[Check, ...]
     run: Optional[Callable[[AttentionCall], Array]] = None
+
+    def tried_on(self, platform: str) -> bool:
+        return "*" in self.platforms or platform in self.platforms
 
     def supports(self, call: AttentionCall, platform: str) -> Optional[str]:
         """None when this backend can run ``call`` on ``platform``, else the first reason it cannot."""
@@ -180,7 +183,7 @@ def choose_backend(
     skipped = []
     for name in BACKENDS:
         backend = BACKENDS.get(name)
-        if name != XLA and platform not in backend.platforms:
+        if not backend.tried_on(platform):
             continue
         reason = backend.supports(call, platform)
         if reason is None:
@@ -389,7 +392,7 @@ for _backend in (
     Backend("pallas", ("tpu",), (_on("tpu", "the Pallas TPU flash-attention kernel"), *_FUSED_COMMON,
                                  _dtype_in("float32", "bfloat16"), _pallas_lengths_tile),
             run_pallas_flash),
-    Backend(XLA, (), ()),  # last: it runs everything
+    Backend(XLA, ("*",), ()),  # last: it runs everything
 ):
     BACKENDS.register(_backend.name, _backend)
 del _backend
