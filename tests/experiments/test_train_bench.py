@@ -1,15 +1,9 @@
 """experiments/benchmarks/train_bench.py runs end to end on tiny sizes, PyTorch row included (timings
 are not checked)."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "experiments" / "benchmarks"))
-
-import train_bench  # noqa: E402
+from experiments.benchmarks import train_bench
 
 TINY = ["--layers", "1", "--d-model", "16", "--heads", "2", "--mlp", "32", "--length", "16", "--batch", "4",
         "--vocab", "50", "--rounds", "1", "--steps-per-round", "1"]
