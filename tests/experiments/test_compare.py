@@ -118,9 +118,9 @@ def test_paired_bootstrap_interval(tmp_path):
                 "".join(json.dumps({"index": i, "correct": float(c)}) + "\n" for i, c in enumerate(correct))
             )
             into.append({"status": "ok", "seed": seed, "workdir": workdir.name})
-    mean, low, high = table.paired_bootstrap(tmp_path, runs, reference, "test", "correct")
+    mean, low, high = table.paired_bootstrap(tmp_path, runs, reference, "test", "correct", 100.0)  # fractions -> points
     assert low < mean < high and low < 10 < high and 0 < low  # about +10 points, clearly above 0
-    assert table.paired_bootstrap(tmp_path, runs, reference, "test", "correct") == (mean, low, high)  # seeded
+    assert table.paired_bootstrap(tmp_path, runs, reference, "test", "correct", 100.0) == (mean, low, high)  # seeded
 
 
 def test_grid_runs_records_failures_resumes_and_rebuilds_tables(tmp_path, capsys):
