@@ -21,26 +21,19 @@ recurrent carry, and so the decoding cache, too); the copy distribution and the 
 
 from __future__ import annotations
 
-from typing import Any
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from attnjax import nn as ann
 from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
+from attnjax.models.encoder_decoder import Array, Encoded, EncoderDecoder
 from attnjax.models.registry import MODELS, ModelSpec, token_inputs
 from attnjax.ops import list_scores
 
-Array = jax.Array
-Encoded = dict[str, Any]
 
-
-class Seq2SeqRNN(nn.Module):
+class Seq2SeqRNN(EncoderDecoder):
     """Recurrent encoder-decoder with optional attention and copying; see the module docstring."""
-
-    config: ModelConfig
-    decode: bool = False
 
     def setup(self) -> None:
         cfg = self.config
@@ -88,15 +81,6 @@ class Seq2SeqRNN(nn.Module):
         copyable = copy_probs > 0
         log_copy = jnp.where(copyable, jnp.log(jnp.where(copyable, copy_probs, 1.0)), -jnp.inf)
         return jnp.logaddexp(log_generate, jax.nn.log_sigmoid(-gate) + log_copy)
-
-    def decode_step(self, encoded: Encoded, tokens: Array) -> Array:
-        """One cached step (``decode=True``): ``tokens [batch]`` -> log-probs ``[batch, vocab]``."""
-        logits = self.decode_logits(encoded, tokens[:, None])
-        return jax.nn.log_softmax(logits[:, -1].astype(jnp.float32))
-
-    def __call__(self, inputs: Array, targets_in: Array, *, deterministic: bool = True) -> Array:
-        encoded = self.encode(inputs, deterministic=deterministic)
-        return self.decode_logits(encoded, targets_in, deterministic=deterministic)
 
 
 def check_seq2seq_rnn(config: ModelConfig) -> None:

@@ -15,27 +15,19 @@ key/value cache takes it too); logits and log-probs come back as float32.
 
 from __future__ import annotations
 
-from typing import Any
-
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
 from attnjax import nn as ann
 from attnjax.models.components import PositionalEmbedding, layer_config
 from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
+from attnjax.models.encoder_decoder import Array, Encoded, EncoderDecoder
 from attnjax.models.registry import MODELS, ModelSpec, token_inputs
 from attnjax.ops import list_scores
 
-Array = jax.Array
-Encoded = dict[str, Any]
 
-
-class Seq2SeqTransformer(nn.Module):
+class Seq2SeqTransformer(EncoderDecoder):
     """Transformer encoder-decoder; see the module docstring."""
-
-    config: ModelConfig
-    decode: bool = False
 
     def setup(self) -> None:
         cfg = self.config
@@ -61,15 +53,6 @@ class Seq2SeqTransformer(nn.Module):
         y = self.dropout(self.target_positions(self.embed(targets_in)), deterministic=deterministic)
         y = self.decoder(y, encoded["memory"], encoded["mask"], deterministic=deterministic)
         return self.logits(y).astype(jnp.float32)
-
-    def decode_step(self, encoded: Encoded, tokens: Array) -> Array:
-        """One cached step (``decode=True``): ``tokens [batch]`` -> log-probs ``[batch, vocab]``."""
-        logits = self.decode_logits(encoded, tokens[:, None])
-        return jax.nn.log_softmax(logits[:, -1].astype(jnp.float32))
-
-    def __call__(self, inputs: Array, targets_in: Array, *, deterministic: bool = True) -> Array:
-        encoded = self.encode(inputs, deterministic=deterministic)
-        return self.decode_logits(encoded, targets_in, deterministic=deterministic)
 
 
 def check_seq2seq_transformer(config: ModelConfig) -> None:

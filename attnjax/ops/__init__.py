@@ -9,7 +9,8 @@ Shapes follow ``jax.nn.dot_product_attention``: ``[batch, length, heads, head_di
 >>> out = ops.attention(q, k, v, score=additive, score_params=params, is_causal=True)
 """
 
-from attnjax.ops.attention import attention, dropout_keep_mask
+from attnjax.ops.attention import attention, attention_implementation, dropout_keep_mask
+from attnjax.ops.backends import BACKENDS, AttentionCall, Backend, BackendChoice, choose_backend
 from attnjax.ops.chunked import chunked_attention
 from attnjax.ops.masks import (
     attention_mask,
@@ -20,17 +21,24 @@ from attnjax.ops.masks import (
     padding_mask_from_ids,
 )
 from attnjax.ops.pooling import attention_pooling, attention_pooling_init, pooling_penalty
-from attnjax.ops.scores import SCORES, Score, get_score, list_scores, register_score
+from attnjax.ops.scores import SCORES, DotForm, Score, get_score, list_scores, register_score
 from attnjax.ops.softmax import mask_logits, masked_softmax, softmax_weighted_sum
 
 __all__ = [
+    "BACKENDS",
+    "AttentionCall",
+    "Backend",
+    "BackendChoice",
     "SCORES",
+    "DotForm",
     "Score",
     "attention",
+    "attention_implementation",
     "attention_mask",
     "attention_pooling",
     "attention_pooling_init",
     "causal_mask",
+    "choose_backend",
     "chunked_attention",
     "combine_masks",
     "dropout_keep_mask",

@@ -16,9 +16,10 @@ from typing import Optional, Union
 import jax
 import jax.numpy as jnp
 
+from attnjax.ops.backends import BackendChoice, choose_backend, describe_call
 from attnjax.ops.inputs import check_dropout, prepare_inputs
 from attnjax.ops.masks import causal_mask, combine_masks
-from attnjax.ops.scores import Params, Score, check_params, get_score
+from attnjax.ops.scores import DotForm, Params, Score, check_params, get_score
 from attnjax.ops.softmax import mask_logits, masked_softmax, softmax_weighted_sum
 
 Array = jax.Array
@@ -31,6 +32,15 @@ def dropout_keep_mask(rng: Array, keep_prob: float, weights_shape, broadcast: bo
     """
     shape = (1, 1) + tuple(weights_shape[-2:]) if broadcast else tuple(weights_shape)
     return jax.random.bernoulli(rng, keep_prob, shape)
+
+
+def _score_logits(score: Score, dot: Optional[DotForm], q: Array, k: Array, params: Params,
+                  precision=None) -> Array:
+    """float32 ``[B, H, Lq, Lk]`` logits, through the score's dot-product form when it has one (the
+    same softmax; for gaussian one matmul and a per-key bias instead of the pairwise distance)."""
+    if dot is not None:
+        return dot.logits(precision)
+    return score.fn(q, k, params, precision=precision)
 
 
 def attention(
@@ -51,6 +61,7 @@ def attention(
     score_params: Params = None,
     is_causal: bool = False,
     return_weights: bool = False,
+    implementation: Optional[str] = None,
 ):
     """Attention of ``query`` over ``key``/``value`` with the score named ``score``.
 
@@ -71,6 +82,11 @@ def attention(
       score_params: the score's parameters (see ``Score.init``); None for scores without any.
       is_causal: query ``i`` attends keys ``j <= i`` only (first query aligned with first key).
       return_weights: also return the (pre-dropout) attention weights.
+      implementation: the kernel for a score with a dot-product form: None picks by platform
+        (cuDNN flash attention on a GPU, the Pallas flash kernel on a TPU, where they take the call;
+        else "xla", attnjax's own code), or "xla", "cudnn", "pallas" by name (an error says why one
+        cannot run the call). See :mod:`attnjax.ops.backends` for the rule;
+        :func:`attention_implementation` tells which one a call gets.
 
     Returns:
       ``out [B, Lq, H, Dv]`` in the compute dtype, or ``(out, weights)``.
@@ -87,7 +103,12 @@ def attention(
             module.sow("intermediates", "attention_weights", weights)
         return (out, weights) if return_weights else out
 
-    logits = score.fn(q, k, score_params, precision=precision)  # [B, H, Lq, Lk] float32
+    call = describe_call(score, q, k, v, score_params, bias, mask, is_causal=is_causal, dropout=dropout,
+                         needs_weights=return_weights or module is not None, precision=precision)
+    choice = choose_backend(call, implementation)
+    if choice.fused:  # never with return_weights or module: fused kernels do not form the weights
+        return choice.backend.run(call)
+    logits = _score_logits(score, call.dot, q, k, score_params, precision)  # [B, H, Lq, Lk] float32
     if bias is not None:
         logits = logits + bias
     if is_causal:
@@ -106,3 +127,34 @@ def attention(
         keep_scale = keep.astype(jnp.float32) / keep_prob
     out = softmax_weighted_sum(logits, v, keep_scale, precision)
     return (out, weights) if return_weights else out
+
+
+def attention_implementation(
+    query: Array,
+    key: Array,
+    value: Array,
+    bias: Optional[Array] = None,
+    mask: Optional[Array] = None,
+    dropout_rng: Optional[Array] = None,
+    dropout_rate: float = 0.0,
+    deterministic: bool = False,
+    dtype=None,
+    *,
+    score: Union[str, Score] = "scaled_dot",
+    score_params: Params = None,
+    is_causal: bool = False,
+    return_weights: bool = False,
+    implementation: Optional[str] = None,
+    platform: Optional[str] = None,
+) -> BackendChoice:
+    """Which backend :func:`attention` (or ``chunked_attention``, with ``return_weights=False``) uses
+    for these arguments on ``platform`` (default: the current one), and why the ones before it were
+    skipped: ``choice.name``, ``choice.skipped``, ``choice.explain()``. Raises as ``attention``
+    would for an ``implementation`` that cannot run the call."""
+    score = get_score(score)
+    check_params(score, score_params)
+    dropout = check_dropout(dropout_rate, dropout_rng, deterministic)
+    q, k, v, bias, mask = prepare_inputs(query, key, value, bias, mask, dtype)
+    call = describe_call(score, q, k, v, score_params, bias, mask, is_causal=is_causal, dropout=dropout,
+                         needs_weights=return_weights)
+    return choose_backend(call, implementation, platform)

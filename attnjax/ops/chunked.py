@@ -7,6 +7,10 @@ that keeps only the output and the per-row log-sum-exp and recomputes each block
 backpropagates into the score through ``jax.vjp`` of the score on that block, so every registered
 score (and its parameters) works unchanged. Memory grows linearly in length, forward and backward.
 
+A score with a dot-product form (``Score.as_dot``: every score but additive) transforms the queries
+and keys once, outside the blocks, and the blocks run a plain dot product plus the per-key bias;
+autodiff carries the gradients back through the transform into q, k and the score's parameters.
+
 Shapes are those of :func:`attnjax.ops.attention`; the two give the same results (float32, 1e-5)
 when dropout is off. With dropout the masks differ: here each block draws its own from
 ``fold_in(dropout_rng, block)``.
@@ -21,8 +25,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from attnjax.ops.backends import choose_backend, describe_call
 from attnjax.ops.inputs import check_dropout, prepare_inputs
-from attnjax.ops.scores import Params, Score, check_params, get_score
+from attnjax.ops.scores import Params, Score, check_params, dot_score, get_score
 
 Array = jax.Array
 _F32 = jnp.float32
@@ -36,6 +41,9 @@ DEFAULT_KEY_CHUNK = 512
 # jax.nn.dot_product_attention, 512x512 blocks only 1.15x (attention_bench.py --chunk-sweep 8x2048).
 MAX_BLOCK_ELEMENTS = 2**23
 MIN_AUTO_CHUNK = 16
+
+# What the blocks compute for a score given as a dot product: q' . k' (the key bias is a bias).
+_DOT_PRODUCT = Score("dot-product form", dot_score, None, "q' . k'")
 
 
 class _Plan(NamedTuple):
@@ -99,10 +107,11 @@ def _block_valid(plan: _Plan, mask: Optional[Array], padded_k_len: int, qi, kj) 
     return valid
 
 
-def _block_logits(plan, q_blk, k_blk, params, bias, qi, kj):
+def _block_logits(plan, q_blk, k_blk, params, biases, qi, kj):
     s = plan.score.fn(q_blk, k_blk, params, precision=plan.precision)
-    b = _block(bias, plan, qi, kj)
-    return s if b is None else s + b
+    for bias in biases:
+        s = s + _block(bias, plan, qi, kj)
+    return s
 
 
 def _dropout_scale(plan: _Plan, rng, qi, kj, shape) -> Optional[Array]:
@@ -115,7 +124,7 @@ def _dropout_scale(plan: _Plan, rng, qi, kj, shape) -> Optional[Array]:
     return keep.astype(_F32) / plan.keep_prob
 
 
-def _forward(plan: _Plan, q, k, v, params, bias, mask, rng):
+def _forward(plan: _Plan, q, k, v, params, biases, mask, rng):
     """Returns ``out [B, Lq, H, Dv]`` and the row log-sum-exp ``[B, H, Lq]`` (inf for empty rows)."""
     b, q_len, heads, _ = q.shape
     k_len, v_dim = k.shape[1], v.shape[-1]
@@ -129,7 +138,7 @@ def _forward(plan: _Plan, q, k, v, params, bias, mask, rng):
             row_max, row_sum, acc = carry
             k_blk = lax.dynamic_slice_in_dim(k, kj * kc, kc, axis=1)
             v_blk = lax.dynamic_slice_in_dim(v, kj * kc, kc, axis=1)
-            s = _block_logits(plan, q_blk, k_blk, params, bias, qi, kj)
+            s = _block_logits(plan, q_blk, k_blk, params, biases, qi, kj)
             valid = _block_valid(plan, mask, k_len, qi, kj)
             if valid is not None:
                 s = jnp.where(valid, s, -jnp.inf)
@@ -166,13 +175,15 @@ def _forward(plan: _Plan, q, k, v, params, bias, mask, rng):
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _chunked_core(plan, q, k, v, params, bias, mask, rng):
-    return _forward(plan, q, k, v, params, bias, mask, rng)[0]
+def _chunked_core(plan, q, k, v, params, biases, mask, rng):
+    """``biases``: a tuple of arrays ``[B|1, H|1, Lq|1, Lk|1]`` added to the logits (each keeps its
+    size-1 dims, so a per-key bias stays O(length))."""
+    return _forward(plan, q, k, v, params, biases, mask, rng)[0]
 
 
-def _core_fwd(plan, q, k, v, params, bias, mask, rng):
-    out, lse = _forward(plan, q, k, v, params, bias, mask, rng)
-    return out, (q, k, v, params, bias, mask, rng, out, lse)
+def _core_fwd(plan, q, k, v, params, biases, mask, rng):
+    out, lse = _forward(plan, q, k, v, params, biases, mask, rng)
+    return out, (q, k, v, params, biases, mask, rng, out, lse)
 
 
 def _accumulate_bias_grad(plan: _Plan, d_bias: Array, ds: Array, qi, kj) -> Array:
@@ -190,7 +201,7 @@ def _accumulate_bias_grad(plan: _Plan, d_bias: Array, ds: Array, qi, kj) -> Arra
 
 
 def _core_bwd(plan: _Plan, residuals, d_out):
-    q, k, v, params, bias, mask, rng, out, lse = residuals
+    q, k, v, params, biases, mask, rng, out, lse = residuals
     q_len, k_len = q.shape[1], k.shape[1]
     qc, kc = plan.q_chunk, plan.k_chunk
     num_q_blocks = q_len // qc
@@ -201,21 +212,20 @@ def _core_bwd(plan: _Plan, residuals, d_out):
         return plan.score.fn(q_blk, k_blk, p, precision=plan.precision)
 
     def key_block(kj, carry):
-        d_q, d_k, d_v, d_params, d_bias = carry
+        d_q, d_k, d_v, d_params, d_biases = carry
         k_blk = lax.dynamic_slice_in_dim(k, kj * kc, kc, axis=1)
         v_blk = lax.dynamic_slice_in_dim(v, kj * kc, kc, axis=1)
 
         def query_step(qi, inner):
-            d_q, d_k_blk, d_v_blk, d_params, d_bias = inner
+            d_q, d_k_blk, d_v_blk, d_params, d_biases = inner
             q_blk = lax.dynamic_slice_in_dim(q, qi * qc, qc, axis=1)
             do_blk = lax.dynamic_slice_in_dim(d_out, qi * qc, qc, axis=1)
             lse_blk = lax.dynamic_slice_in_dim(lse, qi * qc, qc, axis=2)
             delta_blk = lax.dynamic_slice_in_dim(delta, qi * qc, qc, axis=2)
 
             s, score_vjp = jax.vjp(score_fn, q_blk, k_blk, params)
-            b_blk = _block(bias, plan, qi, kj)
-            if b_blk is not None:
-                s = s + b_blk
+            for bias in biases:
+                s = s + _block(bias, plan, qi, kj)
             p = jnp.exp(s - lse_blk[..., None])
             valid = _block_valid(plan, mask, k_len, qi, kj)
             if valid is not None:
@@ -241,38 +251,37 @@ def _core_bwd(plan: _Plan, residuals, d_out):
             d_k_blk = d_k_blk + dk_blk.astype(_F32)
             if d_params is not None:
                 d_params = jax.tree.map(jnp.add, d_params, dparams_blk)
-            if d_bias is not None:
-                d_bias = _accumulate_bias_grad(plan, d_bias, ds, qi, kj)
-            return d_q, d_k_blk, d_v_blk, d_params, d_bias
+            d_biases = tuple(_accumulate_bias_grad(plan, d, ds, qi, kj) for d in d_biases)
+            return d_q, d_k_blk, d_v_blk, d_params, d_biases
 
         inner = (
             d_q,
             jnp.zeros(k_blk.shape, _F32),
             jnp.zeros(v_blk.shape, _F32),
             d_params,
-            d_bias,
+            d_biases,
         )
-        d_q, d_k_blk, d_v_blk, d_params, d_bias = lax.fori_loop(
+        d_q, d_k_blk, d_v_blk, d_params, d_biases = lax.fori_loop(
             plan.first_query_block(kj), num_q_blocks, query_step, inner
         )
         d_k = lax.dynamic_update_slice_in_dim(d_k, d_k_blk, kj * kc, axis=1)
         d_v = lax.dynamic_update_slice_in_dim(d_v, d_v_blk, kj * kc, axis=1)
-        return d_q, d_k, d_v, d_params, d_bias
+        return d_q, d_k, d_v, d_params, d_biases
 
     init = (
         jnp.zeros(q.shape, _F32),
         jnp.zeros(k.shape, _F32),
         jnp.zeros(v.shape, _F32),
         None if params is None else jax.tree.map(jnp.zeros_like, params),
-        None if bias is None else jnp.zeros(bias.shape, _F32),
+        tuple(jnp.zeros(bias.shape, _F32) for bias in biases),
     )
-    d_q, d_k, d_v, d_params, d_bias = lax.fori_loop(0, k_len // kc, key_block, init)
+    d_q, d_k, d_v, d_params, d_biases = lax.fori_loop(0, k_len // kc, key_block, init)
     return (
         d_q.astype(q.dtype),
         d_k.astype(k.dtype),
         d_v.astype(v.dtype),
         d_params,
-        None if bias is None else d_bias.astype(bias.dtype),
+        tuple(d.astype(bias.dtype) for d, bias in zip(d_biases, biases)),
         None,
         None,
     )
@@ -328,6 +337,7 @@ def chunked_attention(
     return_weights: bool = False,
     query_chunk_size: Optional[int] = None,
     key_chunk_size: Optional[int] = None,
+    implementation: Optional[str] = None,
 ):
     """Same as :func:`attnjax.ops.attention`, in O(length) memory.
 
@@ -340,6 +350,8 @@ def chunked_attention(
         (1024 x 512, halved while a block is too large for the batch and heads, and smaller for
         scores with wide intermediates such as additive). With
         ``is_causal`` blocks past the diagonal are skipped.
+      implementation: as for :func:`attnjax.ops.attention`; the fused kernels are O(length) in
+        memory too (and ignore the chunk sizes), "xla" is this chunked kernel.
       Other arguments: as :func:`attnjax.ops.attention`. The weights are never materialised, so
         ``return_weights=True`` and ``module`` (flax's ``sow_weights``) are rejected.
     """
@@ -352,6 +364,16 @@ def chunked_attention(
     check_params(score, score_params)
     dropout = check_dropout(dropout_rate, dropout_rng, deterministic)
     q, k, v, bias, mask = prepare_inputs(query, key, value, bias, mask, dtype)
+    call = describe_call(score, q, k, v, score_params, bias, mask, is_causal=is_causal, dropout=dropout,
+                         needs_weights=False, precision=precision)
+    choice = choose_backend(call, implementation)
+    if choice.fused:
+        return choice.backend.run(call)
+    biases = () if bias is None else (bias,)
+    if call.dot is not None:
+        q, k, key_bias = call.dot
+        biases += () if key_bias is None else (key_bias,)
+        score, score_params = _DOT_PRODUCT, None
     b, q_len, heads, _ = q.shape
     k_len = k.shape[1]
     if q_len == 0 or k_len == 0:  # nothing to chunk: zeros, as attnjax.ops.attention gives
@@ -377,8 +399,7 @@ def chunked_attention(
     v = _pad_to(v, 1, kc, 0)
     if mask is not None:
         mask = _pad_to(_pad_to(mask, 2, qc, False), 3, kc, False)
-    if bias is not None:
-        bias = _pad_to(_pad_to(bias, 2, qc, 0.0), 3, kc, 0.0)
+    biases = tuple(_pad_to(_pad_to(x, 2, qc, 0.0), 3, kc, 0.0) for x in biases)
     rng = dropout_rng if dropout else None
-    out = _chunked_core(plan, q, k, v, score_params, bias, mask, rng)
+    out = _chunked_core(plan, q, k, v, score_params, biases, mask, rng)
     return out[:, :q_len]

@@ -7,6 +7,23 @@ to float32 logits ``[batch, heads, q_len, k_len]``, whatever the input dtype. Ea
 A score with parameters takes them as an explicit pytree; ``Score.init(rng, num_heads, head_dim)``
 builds them, so the functions stay pure and any framework can own the parameters.
 
+Every score but additive is also a dot product in disguise, and declares it (``Score.as_dot``):
+transformed queries and keys whose dot product, plus a per-key bias, gives the same logits up to a
+constant per query row, which the softmax ignores. The attention functions run those scores as a
+plain dot product (and so in fused dot-product kernels):
+
+=============  ==========================================  ===================================
+name           query'                                      key', key_bias
+=============  ==========================================  ===================================
+``dot``        q                                           k, none
+``scaled_dot`` q / sqrt(d)                                 k, none
+``general``    q W                                         k, none
+``cosine``     exp(log_scale) q / |q|                      k / |k|, none
+``gaussian``   q / sigma^2                                 k, -|k|^2 / (2 sigma^2)
+=============  ==========================================  ===================================
+
+(gaussian drops ``-|q|^2 / (2 sigma^2)``, constant along a softmax row.)
+
 =============  ==========================================================  ============================
 name           logit                                                       parameters (per head h)
 =============  ==========================================================  ============================
@@ -25,7 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +55,29 @@ ScoreFn = Callable[..., Array]
 InitFn = Callable[..., Params]
 
 _F32 = jnp.float32
+
+
+class DotForm(NamedTuple):
+    """A score as a dot product: ``logits = query . key + key_bias``, equal to the score's logits up
+    to a constant per query row.
+
+    Attributes:
+      query: ``[B, Lq, H, E]`` (``E`` need not be the input head dim).
+      key: ``[B, Lk, H, E]``.
+      key_bias: float32 ``[B, H, 1, Lk]``, or None.
+    """
+
+    query: Array
+    key: Array
+    key_bias: Optional[Array] = None
+
+    def logits(self, precision=None) -> Array:
+        """float32 ``[B, H, Lq, Lk]``."""
+        s = _qk(self.query, self.key, precision)
+        return s if self.key_bias is None else s + self.key_bias
+
+
+DotFormFn = Callable[..., DotForm]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +94,8 @@ class Score:
       pair_width: ``pair_width(params) -> int``, the floats one (query, key) pair occupies in the
         score's largest intermediate (1 for dot-like scores; the hidden size for additive). The
         chunked attention sizes its blocks by it.
+      dot_form: ``dot_form(query, key, params, precision=None) -> DotForm``, or None for a score
+        that is no dot product (additive); call it through :meth:`as_dot`.
     """
 
     name: str
@@ -61,10 +103,26 @@ class Score:
     init_fn: Optional[InitFn] = None
     description: str = ""
     pair_width: Callable[[Params], int] = lambda params: 1
+    dot_form: Optional[DotFormFn] = None
 
     @property
     def has_params(self) -> bool:
         return self.init_fn is not None
+
+    @property
+    def has_dot_form(self) -> bool:
+        return self.dot_form is not None
+
+    def as_dot(self, query: Array, key: Array, params: Params = None, precision=None) -> DotForm:
+        """``(query', key', key_bias)``: this score as a dot product (see :class:`DotForm`); query
+        ``[B, Lq, H, D]`` and key ``[B, Lk, H, D]`` with the same heads."""
+        check_params(self, params)
+        if self.dot_form is None:
+            raise ValueError(
+                f"score {self.name!r} has no dot-product form; compute its logits with the score "
+                f"itself (score(query, key, params))"
+            )
+        return self.dot_form(query, key, params, precision=precision)
 
     def __call__(self, query: Array, key: Array, params: Params = None, precision=None) -> Array:
         check_params(self, params)
@@ -128,24 +186,50 @@ def _per_head(x: Array) -> Array:
 # --- dot and scaled dot ---------------------------------------------------------------------------
 
 
+def _per_head_vector(x: Array) -> Array:
+    """A per-head vector ``[H]`` shaped to broadcast against queries or keys ``[B, L, H, D]``."""
+    return x.astype(_F32)[None, None, :, None]
+
+
 def dot_score(query, key, params=None, precision=None):
     del params
     return _qk(query, key, precision)
 
 
+def dot_as_dot(query, key, params=None, precision=None):
+    del params, precision
+    return DotForm(query, key)
+
+
+def _scaled_query(query: Array) -> Array:
+    # Scale the query before the matmul (as jax.nn and flax do): fewer multiplies than scaling logits.
+    return query * jnp.asarray(1.0 / math.sqrt(query.shape[-1]), query.dtype)
+
+
 def scaled_dot_score(query, key, params=None, precision=None):
     del params
-    # Scale the query before the matmul (as jax.nn and flax do): fewer multiplies than scaling logits.
-    scale = jnp.asarray(1.0 / math.sqrt(query.shape[-1]), query.dtype)
-    return _qk(query * scale, key, precision)
+    return _qk(_scaled_query(query), key, precision)
+
+
+def scaled_dot_as_dot(query, key, params=None, precision=None):
+    del params, precision
+    return DotForm(_scaled_query(query), key)
 
 
 # --- general (Luong's bilinear) -------------------------------------------------------------------
 
 
+def _general_query(query, params, precision):
+    return jnp.einsum("bqhd,hde->bqhe", query, params["kernel"].astype(query.dtype), precision=precision)
+
+
 def general_score(query, key, params, precision=None):
-    projected = jnp.einsum("bqhd,hde->bqhe", query, params["kernel"].astype(query.dtype), precision=precision)
-    return _qk(projected, key, precision)
+    return _qk(_general_query(query, params, precision), key, precision)
+
+
+def general_as_dot(query, key, params, precision=None):
+    # q W k = (q W) . k: only the query is transformed.
+    return DotForm(_general_query(query, params, precision), key)
 
 
 def general_init(rng, num_heads, head_dim, dtype=_F32):
@@ -200,6 +284,11 @@ def cosine_score(query, key, params, precision=None):
     return cos * _per_head(jnp.exp(params["log_scale"]))
 
 
+def cosine_as_dot(query, key, params, precision=None):
+    del precision
+    return DotForm(_unit(query) * _per_head_vector(jnp.exp(params["log_scale"])), _unit(key))
+
+
 def cosine_init(rng, num_heads, head_dim, temperature: float = 10.0, dtype=_F32):
     # A cosine lies in [-1, 1]; the temperature (10, as in Swin v2) lets the softmax get peaked.
     del rng, head_dim
@@ -222,6 +311,16 @@ def gaussian_score(query, key, params, precision=None):
     return -sq_dist * inv_two_var
 
 
+def gaussian_as_dot(query, key, params, precision=None):
+    # -|q - k|^2 / (2 s^2) = q.k / s^2 - |k|^2 / (2 s^2) - |q|^2 / (2 s^2); the last term is the same
+    # for every key of a query row, so the softmax ignores it.
+    del precision
+    inv_var = jnp.exp(-2.0 * params["log_sigma"].astype(_F32))  # [H]
+    k = key.astype(_F32)
+    k_sq = jnp.sum(k * k, axis=-1).transpose(0, 2, 1)[:, :, None, :]  # [B, H, 1, Lk]
+    return DotForm(query.astype(_F32) * _per_head_vector(inv_var), k, -0.5 * _per_head(inv_var) * k_sq)
+
+
 def gaussian_init(rng, num_heads, head_dim, sigma: Optional[float] = None, dtype=_F32):
     # Default 2 sigma^2 = sqrt(d): then -|q-k|^2/(2 sigma^2) = 2 q.k/sqrt(d) + per-row constant - |k|^2/sqrt(d),
     # on the scale of scaled_dot.
@@ -233,13 +332,13 @@ def gaussian_init(rng, num_heads, head_dim, sigma: Optional[float] = None, dtype
 
 
 for _score in (
-    Score("dot", dot_score, None, "q . k"),
-    Score("scaled_dot", scaled_dot_score, None, "q . k / sqrt(d)"),
-    Score("general", general_score, general_init, "q W k (Luong bilinear)"),
+    Score("dot", dot_score, None, "q . k", dot_form=dot_as_dot),
+    Score("scaled_dot", scaled_dot_score, None, "q . k / sqrt(d)", dot_form=scaled_dot_as_dot),
+    Score("general", general_score, general_init, "q W k (Luong bilinear)", dot_form=general_as_dot),
     Score("additive", additive_score, additive_init, "v . tanh(W q + U k + b) (Bahdanau)",
           pair_width=lambda params: params["v"].shape[-1]),
-    Score("cosine", cosine_score, cosine_init, "temperature * cos(q, k)"),
-    Score("gaussian", gaussian_score, gaussian_init, "-|q - k|^2 / (2 sigma^2)"),
+    Score("cosine", cosine_score, cosine_init, "temperature * cos(q, k)", dot_form=cosine_as_dot),
+    Score("gaussian", gaussian_score, gaussian_init, "-|q - k|^2 / (2 sigma^2)", dot_form=gaussian_as_dot),
 ):
     register_score(_score)
 del _score

@@ -164,13 +164,22 @@ def _fmt_time(seconds: Optional[float]) -> str:
     return f"{seconds * 1e3:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
+def _speed(reference: Optional[Contender], c: Contender) -> str:
+    ok = reference is not None and reference.median and c.median
+    return f"{reference.median / c.median:.2f}x" if ok else "-"
+
+
 def _ratio_rows(prefix: str, contenders: list[Contender]) -> list[str]:
-    """Markdown rows ``| prefix | name | median | speed vs the first contender | rounds | note |``."""
-    ref = contenders[0].median
+    """Markdown rows ``| prefix | name | median | speed vs the first contender | speed vs scaled_dot
+    (same implementation: plain or chunked) | rounds | note |``."""
+    by_name = {c.name: c for c in contenders}
     rows = []
     for c in contenders:
-        ratio = f"{ref / c.median:.2f}x" if (ref and c.median) else "-"
-        rows.append(f"| {prefix} | {c.name} | {_fmt_time(c.median)} | {ratio} | {len(c.times)} | {c.note} |")
+        implementation = c.name.rsplit(" ", 1)[-1]
+        same_kind = by_name.get(f"scaled_dot {implementation}")
+        vs_scaled_dot = _speed(same_kind, c) if same_kind is not None else "-"
+        rows.append(f"| {prefix} | {c.name} | {_fmt_time(c.median)} | {_speed(contenders[0], c)} | "
+                    f"{vs_scaled_dot} | {len(c.times)} | {c.note} |")
     return rows
 
 
@@ -183,8 +192,8 @@ def speed_table(shapes, scores, rounds, max_seconds, chunks, implementation) -> 
             _time_interleaved(contenders, rounds, max_seconds)
             rows += _ratio_rows(f"{batch}x{length} | {pass_name}", contenders)
             print(f"  done B={batch} L={length} {pass_name}", file=sys.stderr, flush=True)
-    header = ("| B x L | pass | contender | median | speed vs jax.nn | rounds | note |\n"
-              "|---|---|---|---|---|---|---|")
+    header = ("| B x L | pass | contender | median | speed vs jax.nn | speed vs scaled_dot | rounds | note |\n"
+              "|---|---|---|---|---|---|---|---|")
     return header + "\n" + "\n".join(rows)
 
 
@@ -270,8 +279,8 @@ def chunk_sweep(batch, length, rounds, max_seconds) -> str:
                 contenders.append(_jax_contender(f"chunks {qc}x{kc}", fn, (q, k, v), backward))
         _time_interleaved(contenders, rounds, max_seconds)
         rows += _ratio_rows("fwd+bwd" if backward else "fwd", contenders)
-    return ("| pass | contender | median | speed vs jax.nn | rounds | note |\n|---|---|---|---|---|---|\n"
-            + "\n".join(rows))
+    return ("| pass | contender | median | speed vs jax.nn | speed vs scaled_dot | rounds | note |\n"
+            "|---|---|---|---|---|---|---|\n" + "\n".join(rows))
 
 
 def _parse_shape(text: str) -> tuple[int, int]:

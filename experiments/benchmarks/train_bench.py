@@ -1,25 +1,40 @@
-"""Training throughput: our Transformer classifier against the same model built from Flax's attention.
+"""Training throughput: our Transformer classifier against the same model built from Flax's attention
+and the same model written in PyTorch.
 
 Both models: token embedding + sinusoidal positions, ``--layers`` pre-norm Transformer layers
 (d_model 128, 4 heads, MLP 512, GELU), a final layer norm, mean pooling over real tokens, a linear
 classifier. "ours" is ``attnjax.models`` (``classifier``, attention by name); "flax" swaps in
 ``flax.linen.MultiHeadDotProductAttention`` and is otherwise the same code path, with the same
-parameter count. One training step = forward, backward and an AdamW update, jitted, on the same
-batches; the two are timed in interleaved rounds and the median step time is reported.
+parameter count. "torch eager" and "torch compile" are the same architecture in PyTorch
+(``torch.nn.TransformerEncoderLayer`` with ``norm_first=True``, tanh GELU, layer-norm epsilon 1e-6 as
+flax, the same sinusoidal table and mean pooling, AdamW with optax's defaults), run eagerly and through
+``torch.compile``; they are timed when torch is installed (the ``bench`` extra), and a contender that
+fails to build says why in the table. One training step = forward, backward and an AdamW update on
+the same batch; all contenders are timed in interleaved rounds and the median step time is reported.
 
 Model FLOP/s is XLA's cost analysis of the compiled step (``flops``) over the measured step time,
-reported as a fraction of the machine's measured float32 (or bfloat16) matmul FLOP/s.
+reported as a fraction of the machine's float32 (or bfloat16) matmul FLOP/s (2048^3, measured in the
+same run); torch rows use the FLOPs of our step (same model).
 
     python experiments/benchmarks/train_bench.py                    # 2 layers, L=256, B=32, float32
     python experiments/benchmarks/train_bench.py --dtype bfloat16   # on a GPU/TPU
+    python experiments/benchmarks/train_bench.py --torch eager      # no torch.compile (slow to build)
+    python experiments/benchmarks/train_bench.py --torch            # JAX contenders only
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
+from typing import Callable
+
+# torch's OpenMP threads spin after each call and slow the JAX contender timed next; make them sleep
+# (read once, when torch is imported).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("KMP_BLOCKTIME", "0")
 
 import flax.linen as nn
 import jax
@@ -84,6 +99,70 @@ def make_step(model, tx):
     return jax.jit(step, donate_argnums=(0, 1))
 
 
+def torch_contenders(args, inputs: np.ndarray, labels: np.ndarray, modes=("eager", "compile")) -> dict[str, dict]:
+    """``{"torch eager": ..., "torch compile": ...}``, each ``{"run": run(steps), "num_params"}`` or
+    ``{"error": why}``; empty when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    from torch import nn as tnn
+
+    class TorchClassifier(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = tnn.Embedding(args.vocab, args.d_model)
+            table = np.asarray(sinusoidal_table(args.length, args.d_model), np.float32)
+            self.register_buffer("positions", torch.tensor(table))
+            self.layers = tnn.ModuleList([
+                tnn.TransformerEncoderLayer(
+                    args.d_model, args.heads, args.mlp, dropout=0.0,
+                    activation=lambda x: tnn.functional.gelu(x, approximate="tanh"),  # flax's nn.gelu
+                    layer_norm_eps=1e-6, batch_first=True, norm_first=True)
+                for _ in range(args.layers)
+            ])
+            self.norm = tnn.LayerNorm(args.d_model, eps=1e-6)
+            self.head = tnn.Linear(args.d_model, 2)
+
+        def forward(self, tokens):
+            mask = tokens != 0
+            x = self.embed(tokens) + self.positions[: tokens.shape[1]]
+            for layer in self.layers:
+                x = layer(x, src_key_padding_mask=~mask)
+            x = self.norm(x)
+            weights = mask.to(x.dtype)[..., None]
+            pooled = (x * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+            return self.head(pooled)
+
+    tokens, targets = torch.tensor(inputs, dtype=torch.long), torch.tensor(labels, dtype=torch.long)
+    out = {}
+    for mode in modes:
+        name, compile_it = f"torch {mode}", mode == "compile"
+        torch.manual_seed(0)
+        model = TorchClassifier()
+        # optax.adamw's defaults: b1 0.9, b2 0.999, eps 1e-8, weight decay 1e-4.
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4, eps=1e-8)
+        forward = torch.compile(model) if compile_it else model
+
+        def step(forward=forward, optimizer=optimizer):
+            optimizer.zero_grad(set_to_none=True)
+            loss = tnn.functional.cross_entropy(forward(tokens), targets)
+            loss.backward()
+            optimizer.step()
+
+        def run(steps, step=step):
+            for _ in range(steps):
+                step()
+
+        try:
+            run(2)  # compiles (torch.compile) and allocates
+        except Exception as err:  # torch.compile needs a working C++ toolchain; report, do not fail
+            out[name] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"}
+            continue
+        out[name] = {"run": run, "num_params": sum(p.numel() for p in model.parameters())}
+    return out
+
+
 def matmul_flops_per_second(dtype, size: int = 2048, repeats: int = 10) -> float:
     a = jnp.ones((size, size), dtype)
     f = jax.jit(lambda x: x @ x)
@@ -94,6 +173,18 @@ def matmul_flops_per_second(dtype, size: int = 2048, repeats: int = 10) -> float
         f(a).block_until_ready()
         times.append(time.perf_counter() - start)
     return 2 * size**3 / statistics.median(times)
+
+
+def _jax_runner(compiled, params, opt_state, batch) -> Callable[[int], None]:
+    """``run(steps)``: that many training steps, blocking until the last one is done."""
+    state = {"params": params, "opt_state": opt_state}
+
+    def run(steps):
+        for _ in range(steps):
+            state["params"], state["opt_state"], loss = compiled(state["params"], state["opt_state"], batch)
+        loss.block_until_ready()
+
+    return run
 
 
 def main(argv=None) -> dict:
@@ -108,6 +199,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps-per-round", type=int, default=10)
+    parser.add_argument("--torch", nargs="*", default=["eager", "compile"], choices=["eager", "compile"],
+                        help="PyTorch contenders to time (none: --torch with no value)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     dtype = jnp.dtype(args.dtype)
@@ -128,7 +221,7 @@ def main(argv=None) -> dict:
     }
     real_tokens = int((np.asarray(batch["inputs"]) != 0).sum())
 
-    contenders = {}
+    contenders: dict[str, dict] = {}
     for name, model in (("ours", ours), ("flax", reference)):
         params = jax.jit(model.init)(jax.random.key(0), batch["inputs"])["params"]
         tx = optax.adamw(1e-4)
@@ -140,17 +233,26 @@ def main(argv=None) -> dict:
         params, opt_state, loss = compiled(params, opt_state, batch)
         loss.block_until_ready()
         contenders[name] = {
-            "compiled": compiled, "params": params, "opt_state": opt_state, "times": [],
+            "run": _jax_runner(compiled, params, opt_state, batch), "times": [],
             "flops": float(cost.get("flops", float("nan"))),
             "num_params": sum(x.size for x in jax.tree.leaves(params)),
         }
+    failed = {}
+    if args.torch:
+        if args.dtype != "float32":
+            failed["torch"] = "the PyTorch contenders run float32 only"
+        else:
+            torch_cs = torch_contenders(args, np.asarray(batch["inputs"]), np.asarray(batch["labels"]), args.torch)
+            for name, c in torch_cs.items():
+                if "error" in c:
+                    failed[name] = c["error"]
+                else:
+                    contenders[name] = {**c, "times": [], "flops": contenders["ours"]["flops"]}
 
     for _ in range(args.rounds):
-        for name, c in contenders.items():  # interleaved: both see the same machine load
+        for name, c in contenders.items():  # interleaved: all see the same machine load
             start = time.perf_counter()
-            for _ in range(args.steps_per_round):
-                c["params"], c["opt_state"], loss = c["compiled"](c["params"], c["opt_state"], batch)
-            loss.block_until_ready()
+            c["run"](args.steps_per_round)
             c["times"].append((time.perf_counter() - start) / args.steps_per_round)
 
     peak = matmul_flops_per_second(dtype)
@@ -167,7 +269,12 @@ def main(argv=None) -> dict:
             "fraction_of_matmul_peak": c["flops"] / median / peak,
             "num_params": int(c["num_params"]),
         }
-    results["speed_ratio_ours_over_flax"] = results["flax"]["step_seconds_median"] / results["ours"]["step_seconds_median"]
+    ours_median = results["ours"]["step_seconds_median"]
+    results["speed_ratio_ours_over_flax"] = results["flax"]["step_seconds_median"] / ours_median
+    for name in contenders:
+        if name.startswith("torch"):
+            results[f"speed_ratio_ours_over_{name.replace(' ', '_')}"] = results[name]["step_seconds_median"] / ours_median
+    results["not_run"] = failed
 
     print(f"device: {results['device']} ({results['backend']}), {args.dtype}, B={args.batch} L={args.length} "
           f"layers={args.layers} d_model={args.d_model} heads={args.heads} mlp={args.mlp}; "
@@ -179,7 +286,13 @@ def main(argv=None) -> dict:
         r = results[name]
         print(f"| {name} | {r['num_params']:,} | {r['step_seconds_median'] * 1e3:.1f} ms | {r['tokens_per_second']:,.0f} | "
               f"{r['model_flops_per_second'] / 1e9:.1f} | {r['fraction_of_matmul_peak']:.2f} |")
-    print(f"\nours / flax speed: {results['speed_ratio_ours_over_flax']:.3f}x (above 1: ours faster)")
+    for name, why in failed.items():
+        print(f"| {name} | - | not run: {why} | - | - | - |")
+    print()
+    for name in contenders:
+        if name != "ours":
+            ratio = results[name]["step_seconds_median"] / ours_median
+            print(f"ours / {name} speed: {ratio:.3f}x (above 1: ours faster)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -20,6 +20,9 @@ def test_speed_table_has_every_contender_and_ratio():
     for row in rows:
         ratio = row.split(" | ")[4]
         assert ratio.endswith("x") and float(ratio[:-1]) > 0, row
+    vs_scaled_dot = {row.split(" | ")[2]: row.split(" | ")[5] for row in rows}
+    assert vs_scaled_dot["scaled_dot chunked"] == "1.00x" and vs_scaled_dot["jax.nn.dot_product_attention"] == "-"
+    assert float(vs_scaled_dot["additive chunked"][:-1]) > 0
 
 
 def test_peak_rss_is_this_process_not_the_parent():

@@ -1,7 +1,6 @@
 """experiments/compare.py and table.py: the grid trains, resumes, records failures and rebuilds tables."""
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -153,9 +152,8 @@ def test_grid_runs_records_failures_resumes_and_rebuilds_tables(tmp_path, capsys
     tables = {name: (results / name).read_bytes() for name in ("table.md", "table.csv", "table.tex")}
     grid_meta = (results / "grid.json").read_text()
     trained = {r["name"]: (results / r["workdir"] / "results.json").stat().st_mtime_ns for r in ok}
-    start = time.perf_counter()
-    assert compare.main(args + ["--tasks", "sentiment"]) == 0  # nothing left to train
-    assert time.perf_counter() - start < 30
+    # Nothing left to train: the unchanged results files say so (a wall-clock bound would fail on a loaded machine).
+    assert compare.main(args + ["--tasks", "sentiment"]) == 0
     assert trained == {r["name"]: (results / r["workdir"] / "results.json").stat().st_mtime_ns for r in ok}
 
     # The failed task dropped out of runs.jsonl above; put it back and rebuild from storage alone.
