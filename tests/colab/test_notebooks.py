@@ -204,8 +204,13 @@ def _quick_copy(nb) -> tuple[nbformat.NotebookNode, list]:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+# 03 trains the built-in grid (about 90 s on a 2-core CPU): slow; 01 and 02 run in every suite.
 @pytest.mark.notebook
-@by_name
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=(pytest.mark.slow,) if p.name.startswith("03_") else ()) for p in NOTEBOOKS],
+    ids=[p.name for p in NOTEBOOKS],
+)
 def test_runs_top_to_bottom_with_quick(path, tmp_path, kernel_manager_class):
     nb, origin = _quick_copy(_read(path))
     current = {"index": None}

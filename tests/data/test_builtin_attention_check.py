@@ -20,6 +20,7 @@ def check():
     return module
 
 
+@pytest.mark.slow
 def test_attention_beats_bag_of_words_on_sentiment(check):
     options = dict(task="sentiment", steps=250, batch_size=64, seed=0, num_train=4000, num_eval=1000, buckets=(48,))
     bag = check.run(layers=0, **options)

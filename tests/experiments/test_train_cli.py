@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -20,6 +22,7 @@ def run_cli(workdir, *overrides):
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(REPO), "PATH": ""})
 
 
+@pytest.mark.slow
 def test_config_file_with_overrides_trains_and_a_rerun_returns_the_results(tmp_path):
     first = run_cli(tmp_path, "--config.model.attention=additive")
     assert first.returncode == 0, first.stderr[-3000:]

@@ -63,6 +63,7 @@ def test_weights_of_every_layer_read_back_and_dropout_is_active(built, fast):
         np.testing.assert_allclose(np.asarray(w).sum(-1).max(), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_word_and_embedding_dropout_act_only_while_training(fast):
     from attnjax.models.components import WordDropout
 

@@ -111,6 +111,7 @@ def test_cases_cover_every_model_and_attention_variant():
     assert {CASES[name]["model"] for name in GRADIENT_CASES} == set(MODELS.names())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CASES)
 def test_params_stay_float32(name, fast):
     assert {x.dtype for x in jax.tree.leaves(run_case(name, fast)["params"])} == {F32}

@@ -28,6 +28,7 @@ def built(request, fast):
     return model, params, apply
 
 
+@pytest.mark.slow
 def test_source_padding_is_ignored(built, fast):
     model, params, apply = built
     more = jnp.pad(SOURCE, ((0, 0), (0, 3)))

@@ -195,6 +195,7 @@ def test_chunked_dropout_gradient_uses_the_forward_mask():
     check_grads(jax.jit(f), (q, k, v), order=1, modes=["rev"], atol=2e-2, rtol=2e-2, eps=1e-3)
 
 
+@pytest.mark.slow
 def test_chunked_bias_gradient_with_broadcast_dims():
     q, k, v = random_qkv(q_len=9, k_len=7)
     for shape in [(1, 1, 9, 7), (2, 1, 1, 7), (1, 2, 9, 1), (2, 2, 9, 7)]:

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ops_testing import SCORE_NAMES, jit_attention, jit_chunked_attention, weights_via_identity_values
@@ -46,6 +47,7 @@ def _expected_valid(p):
     return valid
 
 
+@pytest.mark.slow
 @settings(max_examples=15)
 @given(attention_problems())
 def test_plain_and_chunked_weights_are_the_same_distribution_over_valid_keys(p):

@@ -70,6 +70,7 @@ def test_digests_name_the_array_that_changed():
         verify_digests(reshaped, meta)
 
 
+@pytest.mark.slow
 def test_4_kib_overwritten_inside_a_data_file_is_detected_and_the_previous_checkpoint_used(tmp_path):
     # Wide enough that the float data is stored nearly raw: orbax then restores changed bytes silently.
     config = tiny_classification(steps=8, model__d_model=32, model__mlp_dim=256)

@@ -69,6 +69,7 @@ def test_another_config_is_refused_and_nothing_is_touched(finished):
     assert (workdir / "results.json").read_text() == before
 
 
+@pytest.mark.slow
 def test_overwrite_starts_again(tmp_path):
     config = tiny_classification(steps=2, train__eval_every=2, train__checkpoint_every=2)
     train_and_evaluate(config, tmp_path)
@@ -105,6 +106,7 @@ def test_bad_config_fails_before_training(tmp_path, change, message):
     assert not (tmp_path / "run").exists()  # checked before anything is written, or undone
 
 
+@pytest.mark.slow
 def test_summarization_decodes_and_scores_rouge(tmp_path):
     from train_testing import tiny_summarization
 

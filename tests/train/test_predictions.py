@@ -34,6 +34,7 @@ def test_step_memory_is_reported(classification_run):
     assert results["memory"]["train_step_bytes"] > 0
 
 
+@pytest.mark.slow
 def test_summarization_records_match_rouge(tmp_path):
     results = train_and_evaluate(tiny_summarization(steps=4), tmp_path)
     records = _lines(tmp_path / "predictions_validation.jsonl")

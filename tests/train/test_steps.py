@@ -24,6 +24,7 @@ def setup(dropout: float = 0.0):
     return model, tx, state, batch
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("accumulation_steps", [2, 4])
 def test_accumulated_microbatches_equal_the_full_batch(accumulation_steps):
     model, tx, state, batch = setup()
