@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import concurrent.futures
+import dataclasses
 import importlib.util
 import json
 import multiprocessing
@@ -202,14 +203,30 @@ def _quiet() -> None:
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint operation at INFO
 
 
-def train_one(config_dict: dict, workdir: str, report_split: str) -> dict:
-    """Trains one run (resuming what is in ``workdir``) and stores its attention maps.
+COMPILE_CACHE = ".jax_cache"
+
+
+def _compile_cache(root: Path) -> None:
+    """JAX's persistent compilation cache in ``<results>/.jax_cache``: the seeds of a variant
+    compile the same programs, so only the first seed pays for compiling (5-10 s a run on a CPU)."""
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(root / COMPILE_CACHE))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def train_one(config_dict: dict, workdir: str, report_split: str, cache_root: Optional[str] = None) -> dict:
+    """Trains one run (resuming what is in ``workdir``) and stores its attention maps; with
+    ``cache_root``, compiled programs are cached in ``<cache_root>/.jax_cache``.
 
     Returns ``{"results": ...}`` or ``{"error": ..., "traceback": ...}``; never raises, so one
     failed run does not stop the grid.
     """
     _quiet()
     path = Path(workdir)
+    if cache_root is not None:
+        _compile_cache(Path(cache_root))
     try:
         from attnjax.train import train_and_evaluate
 
@@ -266,12 +283,12 @@ def run_grid(specs: list[grid_lib.RunSpec], root: Path, workers: int, report_spl
         jobs = [(spec, as_dict(spec.config), str(root / "runs" / spec.name)) for spec in todo]
         if workers == 1:
             for spec, config, workdir in jobs:
-                done(spec, train_one(config, workdir, report_split))
+                done(spec, train_one(config, workdir, report_split, str(root)))
         else:
             # spawn, not fork: a forked JAX runtime is not safe to use.
             context = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-                futures = {pool.submit(train_one, config, workdir, report_split): spec for spec, config, workdir in jobs}
+                futures = {pool.submit(train_one, config, workdir, report_split, str(root)): spec for spec, config, workdir in jobs}
                 for future in concurrent.futures.as_completed(futures):
                     done(futures[future], future.result())
     bar.close()
@@ -315,8 +332,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "tasks": list(dict.fromkeys(s.benchmark for s in specs)),  # the benchmarks, by the stored name
         "variants": list(dict.fromkeys(s.variant for s in specs)),
         "seeds": sorted({s.seed for s in specs}), "grid_file": str(grid_path(flag_values)),
+        "contrasts": {name: dataclasses.asdict(c) for name, c in grid_lib.contrasts(grid).items()},
+        "targets": dict(grid.get("targets") or {}),
     }
-    (root / "grid.json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_atomic(root / "grid.json", json.dumps(meta, indent=1) + "\n")
     write_atomic(root / "runs.jsonl", json_lines(records))
     write_atomic(root / "baselines.jsonl", json_lines(baselines))
     markdown = table.build(root, plots=not flag_values["no-plots"].value)

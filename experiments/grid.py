@@ -14,6 +14,13 @@ A grid file (``experiments/configs/compare_*.py``, ``grid_*.py``) defines ``get_
                      "sst2"; a benchmark is a data set and what is trained on it (``config.task``)
     grid.baselines   {benchmark name: names in experiments.baseline_rows.BASELINES (lead_3,
                      tfidf_logreg, ...)}, optional
+    grid.benchmark_variants  {benchmark name: variants}, optional: the rows trained on that
+                     benchmark (those of ``grid.variants``, in its order); a benchmark not named
+                     trains every variant
+    grid.contrasts   {name: a :class:`Contrast` as a dict}, optional: the named paired comparisons
+                     the table states (experiments/table.py), e.g. scaled_dot vs none
+    grid.targets     {benchmark name: a value of its main metric in table units (accuracy x 100,
+                     ROUGE-1)}, optional: the table adds the first validation step reaching it
 
 A variant only changes ``config.model`` fields, so within a benchmark every row trains the same
 model, data and schedule except for the attention.
@@ -36,16 +43,19 @@ from attnjax.train import complete, run_key
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """One row of the table: the model fields it sets (``num_heads=None``: the grid's ``heads``)."""
+    """One row of the table: the score, single- or multi-head (the grid's ``heads``), and any other
+    model fields the row changes (``model_fields``, e.g. ``{"pointer": False}``)."""
 
     label: str
     attention: str
     multi_head: bool = False
+    model_fields: tuple[tuple[str, Any], ...] = ()
 
     def apply(self, config: ml_collections.ConfigDict, heads: int) -> ml_collections.ConfigDict:
         """``config`` with this row's score and heads (and what the model changes without attention)."""
         config = copy.deepcopy(config)
         config.model.update(with_attention(config.model, self.attention, heads if self.multi_head else 1))
+        config.model.update(dict(self.model_fields))
         return config
 
 
@@ -56,6 +66,8 @@ for _score in ("dot", "scaled_dot", "general", "additive", "cosine", "gaussian")
 VARIANTS.register("multihead_scaled_dot", Variant("multi-head scaled_dot", "scaled_dot", multi_head=True))
 VARIANTS.register("multihead_additive", Variant("multi-head additive", "additive", multi_head=True))
 VARIANTS.register("multihead_dot", Variant("multi-head dot", "dot", multi_head=True))
+# The pointer-generator's ablation (See et al. 2017): the same attention, no copying.
+VARIANTS.register("scaled_dot_no_pointer", Variant("scaled_dot, no pointer", "scaled_dot", model_fields=(("pointer", False),)))
 
 DEFAULT_VARIANTS = (
     "none", "dot", "scaled_dot", "general", "additive", "cosine", "multihead_scaled_dot", "multihead_additive",
@@ -106,12 +118,57 @@ def load_grid(path: str | Path) -> ml_collections.ConfigDict:
     return check_grid(module.get_config(), path)
 
 
+@dataclasses.dataclass(frozen=True)
+class Contrast:
+    """A finding the table tests: ``variant`` minus ``baseline`` on ``benchmark`` (paired, per
+    example, seed-matched), against the direction the ``reference`` paper reports (``expected``:
+    +1 ``variant`` better, -1 worse, 0 no direction claimed)."""
+
+    benchmark: str
+    variant: str
+    baseline: str
+    reference: str
+    expected: int = 1
+    claim: str = ""
+
+
+def contrasts(grid: ml_collections.ConfigDict) -> dict[str, Contrast]:
+    """The grid's named contrasts (``grid.contrasts``), in order; {} when it names none."""
+    return {name: Contrast(**dict(fields)) for name, fields in (grid.get("contrasts") or {}).items()}
+
+
+def benchmark_variants(grid: ml_collections.ConfigDict, benchmark: str, variants: Sequence[str]) -> list[str]:
+    """The rows of ``variants`` trained on ``benchmark`` (``grid.benchmark_variants``; all by default)."""
+    chosen = (grid.get("benchmark_variants") or {}).get(benchmark)
+    return list(variants) if chosen is None else [v for v in variants if v in tuple(chosen)]
+
+
 def check_grid(grid: ml_collections.ConfigDict, path: str | Path) -> ml_collections.ConfigDict:
-    """``grid`` when its split and variants are known; ValueError naming the file otherwise."""
+    """``grid`` when its split, variants and contrasts are known; ValueError naming the file otherwise."""
     if grid.split not in ("test", "validation"):
         raise ValueError(f"{path}: grid.split={grid.split!r}; expected 'test' or 'validation'")
     for name in grid.variants:
         VARIANTS.get(name)
+    for benchmark, names in (grid.get("benchmark_variants") or {}).items():
+        if benchmark not in grid.benchmarks:
+            raise ValueError(
+                f"{path}: grid.benchmark_variants names {benchmark!r}, which is not a benchmark; "
+                f"expected one of: {', '.join(grid.benchmarks.keys())}"
+            )
+        for name in names:
+            VARIANTS.get(name)
+    for name, fields in (grid.get("contrasts") or {}).items():
+        try:
+            contrast = Contrast(**dict(fields))
+        except TypeError as error:
+            raise ValueError(f"{path}: grid.contrasts[{name!r}]: {error}; expected the fields of experiments.grid.Contrast") from None
+        if contrast.benchmark not in grid.benchmarks:
+            raise ValueError(f"{path}: contrast {name!r} is on {contrast.benchmark!r}, which is not a benchmark of the grid")
+        for row in (contrast.variant, contrast.baseline):
+            try:
+                VARIANTS.get(row)
+            except ValueError as error:
+                raise ValueError(f"{path}: contrast {name!r}: {error}") from None
     return grid
 
 
@@ -152,7 +209,7 @@ def expand(
         for dotted, value in overrides:
             _set(base, dotted, value)
         base.train.progress = False  # the grid shows one bar over all runs
-        for variant in variants:
+        for variant in benchmark_variants(grid, benchmark, variants):
             for seed in seeds:
                 config = VARIANTS.get(variant).apply(base, grid.heads)
                 config.seed = int(seed)

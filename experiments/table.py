@@ -102,6 +102,14 @@ def paired_bootstrap(
     return float(per_example.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def first_step_reaching(root: Path, record: dict, metric: str, factor: float, target: float) -> Optional[int]:
+    """The first validation step at which a run's ``metric`` x ``factor`` reached ``target``; None if never."""
+    for entry in read_jsonl(root / record["workdir"] / "metrics.jsonl"):
+        if entry.get("split") == "validation" and metric in entry and factor * entry[metric] >= target:
+            return int(entry["step"])
+    return None
+
+
 def _baseline_paired(
     root: Path, base: dict, reference: list[dict], split: str, field: str, factor: float
 ) -> Optional[tuple[float, float, float]]:
@@ -124,6 +132,8 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
         reference = [r for r in task_runs if r["variant"] == meta["reference"]]
         for variant in meta["variants"]:
             group = [r for r in task_runs if r["variant"] == variant]
+            if not group:  # a row the grid does not train on this benchmark (grid.benchmark_variants)
+                continue
             ok = [r for r in group if split_metrics(r, split) is not None]
             row = {
                 "task": task, "kind": kind, "row": variant, "label": group[0]["label"], "trained": True,
@@ -138,6 +148,11 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
                 paired_bootstrap(root, ok, reference, split, task_spec.paired_field, factor)
                 if variant != meta["reference"] and reference else None
             )
+            target = (meta.get("targets") or {}).get(task)
+            row["target"] = target
+            row["steps_to_target"] = (
+                [first_step_reaching(root, r, task_spec.main_metrics[0][0], factor, target) for r in ok] if target is not None else None
+            )
             row["num_params"] = ok[0]["num_params"] if ok else None
             row["tokens_per_second"] = _mean([r["timing"]["tokens_per_second"] for r in ok])
             row["step_memory_mib"] = _mean([(r["memory"].get("train_step_bytes") or math.nan) / 2**20 for r in ok])
@@ -147,11 +162,57 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
             row = {"task": task, "kind": kind, "row": base["name"], "label": base["label"], "trained": False,
                    "seeds": 1, "seeds_planned": 1, "failed": [],
                    "paired": _baseline_paired(root, base, reference, split, task_spec.paired_field, factor),
-                   "num_params": None, "tokens_per_second": None, "step_memory_mib": None, "wall_seconds": None}
+                   "num_params": None, "tokens_per_second": None, "step_memory_mib": None, "wall_seconds": None,
+                   "target": None, "steps_to_target": None}
             for key, _ in task_spec.main_metrics:
                 row[key] = (factor * float(base["metrics"][key]), None)
             rows.append(row)
     return rows
+
+
+def verdict(expected: int, interval: tuple[float, float, float]) -> str:
+    """Whether a paired difference ``(mean, low, high)`` agrees with the direction a paper reports
+    (``expected`` +1: the variant better, -1: worse, 0: no difference)."""
+    _, low, high = interval
+    resolved = 1 if low > 0 else -1 if high < 0 else 0
+    if expected == 0:
+        return "agrees (no difference resolved)" if resolved == 0 else f"differs: variant {'ahead' if resolved > 0 else 'behind'}"
+    if resolved == 0:
+        return "not resolved (the interval includes 0)"
+    return "agrees" if resolved == expected else "opposite direction"
+
+
+def contrast_rows(root: Path, meta: dict, runs: list[dict]) -> list[dict]:
+    """One row per contrast of the grid (``meta["contrasts"]``): the paired difference of the
+    task's main metric, variant minus baseline, its 95% interval and the verdict."""
+    rows = []
+    for name, c in (meta.get("contrasts") or {}).items():
+        task_runs = [r for r in runs if r["task"] == c["benchmark"]]
+        row = {"name": name, **c, "metric": None, "paired": None, "verdict": "not trained"}
+        variant = [r for r in task_runs if r["variant"] == c["variant"] and split_metrics(r, meta["split"]) is not None]
+        baseline = [r for r in task_runs if r["variant"] == c["baseline"] and split_metrics(r, meta["split"]) is not None]
+        if variant and baseline:
+            kind = task_kind(task_runs)
+            spec = TASKS.get(kind)
+            row["metric"] = spec.main_metrics[0][1]
+            row["paired"] = paired_bootstrap(root, variant, baseline, meta["split"], spec.paired_field, scale(kind))
+            row["verdict"] = verdict(c["expected"], row["paired"]) if row["paired"] else "no paired examples"
+        rows.append(row)
+    return rows
+
+
+def contrasts_markdown(rows: list[dict], labels: dict) -> str:
+    if not rows:
+        return ""
+    out = io.StringIO()
+    out.write("\n### Findings: named contrasts (variant - baseline, paired over examples and seeds)\n\n")
+    out.write("| finding | benchmark | variant - baseline | Δ [95% CI] | reference: what it reports | verdict |\n")
+    out.write("|---|---|---|---:|---|---|\n")
+    for r in rows:
+        delta = f"{r['metric']} {_paired_fmt(r['paired'])}" if r["paired"] else "-"
+        pair = f"{labels.get(r['variant'], r['variant'])} - {labels.get(r['baseline'], r['baseline'])}"
+        out.write(f"| {r['name']} | {r['benchmark']} | {pair} | {delta} | {r['reference']}: {r['claim']} | {r['verdict']} |\n")
+    return out.getvalue()
 
 
 def _mean(values: list) -> Optional[float]:
@@ -191,6 +252,15 @@ def _metric_fmt(value: tuple[float, Optional[float]]) -> str:
     return f"{value[0]:.1f}" if value[1] is None else f"{value[0]:.1f} ± {value[1]:.1f}"
 
 
+def _steps_fmt(steps: list[Optional[int]]) -> str:
+    """Mean step over the seeds that reached the target, and how many did."""
+    reached = [s for s in steps if s is not None]
+    if not reached:
+        return "never"
+    mean = f"{np.mean(reached):,.0f}"
+    return mean if len(reached) == len(steps) else f"{mean} ({len(reached)}/{len(steps)} seeds)"
+
+
 def _paired_fmt(value: tuple[float, float, float]) -> str:
     mark = "" if value[1] <= 0 <= value[2] else "*"
     return f"{value[0]:+.1f} [{value[1]:+.1f}, {value[2]:+.1f}]{mark}"
@@ -204,7 +274,7 @@ def _layout(meta: dict, rows: list[dict]):
     return order, labels, by_task
 
 
-def markdown(meta: dict, rows: list[dict]) -> str:
+def markdown(meta: dict, rows: list[dict], contrasts: Optional[list[dict]] = None) -> str:
     order, labels, by_task = _layout(meta, rows)
     bold = lambda text: f"**{text}**"  # noqa: E731
     seeds = ", ".join(str(s) for s in meta["seeds"])
@@ -216,6 +286,9 @@ def markdown(meta: dict, rows: list[dict]) -> str:
         kind = next(iter(by_task[task].values()))["kind"]
         header += [f"{task} {name}" for _, name in TASKS.get(kind).main_metrics] + [f"{task} Δ{TASKS.get(kind).main_metrics[0][1]} vs {meta['reference']} [95% CI]"]
         rule += ["---:"] * (len(TASKS.get(kind).main_metrics) + 1)
+        if task in (meta.get("targets") or {}):
+            header.append(f"{task} step to {TASKS.get(kind).main_metrics[0][1]} {meta['targets'][task]:g}")
+            rule.append("---:")
     out.write("| " + " | ".join(header) + " |\n|" + "|".join(rule) + "|\n")
     for name in order:
         cells = [labels[name]]
@@ -226,6 +299,8 @@ def markdown(meta: dict, rows: list[dict]) -> str:
             for key, _ in TASKS.get(kind).main_metrics:
                 cells.append(_cell(row[key] if row else None, _best(task_rows, key, "max"), _metric_fmt, bold))
             cells.append(_paired_fmt(row["paired"]) if row and row["paired"] else "-")
+            if task in (meta.get("targets") or {}):
+                cells.append(_steps_fmt(row["steps_to_target"]) if row and row["steps_to_target"] is not None else "-")
         out.write("| " + " | ".join(cells) + " |\n")
     out.write("\n| variant | " + " | ".join(f"{task} {title}" for task in meta["tasks"] for _, title, _, _ in COST_COLUMNS) + " |\n")
     out.write("|---|" + "|".join("---:" for _ in meta["tasks"] for _ in COST_COLUMNS) + "|\n")
@@ -242,9 +317,12 @@ def markdown(meta: dict, rows: list[dict]) -> str:
     out.write(
         "\nAccuracy and ROUGE x 100. Δ: paired difference to the same-seed "
         f"`{meta['reference']}` run per example, averaged over seeds, with a 95% bootstrap interval "
-        "(* = the interval excludes 0). Bold: best trained variant per column. step mem: XLA's memory "
+        "(* = the interval excludes 0). Bold: best trained variant per column. step to X: the first "
+        "validation step at which a run reached X (mean over the seeds that did). step mem: XLA's memory "
         "of the compiled training step; wall: per run, including compilation and evaluation.\n"
     )
+    if contrasts is not None:
+        out.write(contrasts_markdown(contrasts, labels))
     failed = [(task, r["label"], f) for task in meta["tasks"] for r in by_task[task].values() for f in r["failed"]]
     if failed:
         out.write("\nFailed or incomplete runs:\n" + "".join(f"- {t} / {l} / {f}\n" for t, l, f in failed))
@@ -306,7 +384,7 @@ def build(root: str | Path, plots: bool = True) -> str:
     root = Path(root)
     meta, runs, baselines = load(root)
     rows = summarize(root, meta, runs, baselines)
-    text = markdown(meta, rows)
+    text = markdown(meta, rows, contrast_rows(root, meta, runs))
     (root / "table.md").write_text(text)
     (root / "table.csv").write_text(csv_text(meta, rows))
     (root / "table.tex").write_text(latex(meta, rows))

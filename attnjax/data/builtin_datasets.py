@@ -1,4 +1,5 @@
-"""Built-in data sets generated from a seed, with no files: ``builtin:sentiment``, ``builtin:salient_summary``.
+"""Built-in data sets generated from a seed, with no files: ``builtin:sentiment``, ``builtin:salient_summary``,
+``builtin:salient_events``.
 
 Both are built so that the answer depends on *where* words stand relative to each other, not only
 on which words occur: a bag-of-words model sees the same bag with either answer, while a model
@@ -21,6 +22,19 @@ hour, while routine events get routine adverbs (``later``, ``as usual``, ...) or
 copies the salient event's words: ``the <agent> <verb> the <object> near the <place>``. Agents,
 objects and places come from generated pseudo-words (hundreds each), so the summary must be
 copied from the document rather than memorized.
+
+``builtin:salient_events`` (document -> summary; the default grid's summarization task). A
+document is 5-9 event sentences ``[<cue>] the <agent> <verb> the <object> near the <place> .``
+with distinct agents (256 pseudo-words; objects and places 200 each). Two events are salient;
+each carries one of eight salient cue phrases (``suddenly``, ``without warning``, ``to
+everyone's surprise``, ...), except with probability ``uncued_rate`` (0.2), when nothing marks it.
+With probability ``hearsay_rate`` (0.5) a third event carries a salient cue inside hearsay
+(``a rumour said that suddenly ...``): it did not happen and is not in the summary, so a cue word
+alone does not decide. The summary is the two salient events in document order joined by
+``and``. Why it is not saturated: 36% of documents (1 - 0.8^2) have an unmarked salient event that
+no model can find, so the best ROUGE-1 stays well below 100 whatever the training; why it needs
+both the pointer and the score: every summary word but ``and`` is a document word, and the
+agents are too many and too rare to be generated from the vocabulary.
 
 Splits are drawn from independent streams of ``numpy.random.default_rng([seed, split])``: the
 same seed gives the same data on any machine.
@@ -133,6 +147,53 @@ def salient_summary_example(rng: np.random.Generator, min_events: int = 6, max_e
     return {"document": " ".join(sentences), "summary": summary}
 
 
+# --- several salient events: the grid's summarization probe ----------------------------------
+
+MANY_AGENTS = _pseudo_words("a", 256)
+EVENT_SALIENT_CUES = (
+    "suddenly", "unexpectedly", "dramatically", "urgently", "abruptly", "without warning", "to everyone's surprise",
+    "in a sudden move",
+)
+EVENT_ROUTINE_CUES = ("later", "as usual", "quietly", "briefly", "as planned", "as every day", "calmly", "slowly")
+HEARSAY = ("someone claimed that", "a rumour said that", "it was wrongly reported that")
+
+
+def salient_events_example(
+    rng: np.random.Generator,
+    min_events: int = 5,
+    max_events: int = 9,
+    num_salient: int = 2,
+    hearsay_rate: float = 0.5,
+    routine_cue_rate: float = 0.6,
+    uncued_rate: float = 0.2,
+) -> Example:
+    """One ``{"document", "summary"}`` pair with ``num_salient`` salient events (module docstring).
+
+    A salient event carries a salient cue, except with probability ``uncued_rate``: then nothing
+    in the document marks it, so no model can find it and the best ROUGE stays well below 100.
+    """
+    num_events = int(rng.integers(min_events, max_events + 1))
+    agents = rng.choice(len(MANY_AGENTS), num_events, replace=False)
+    salient = set(int(i) for i in rng.choice(num_events, num_salient, replace=False))
+    # A hearsay event carries a salient cue but is not an event that happened: a distractor that
+    # only a model reading the words before the cue can reject.
+    hearsay = -1
+    if rng.random() < hearsay_rate:
+        hearsay = int(rng.choice([i for i in range(num_events) if i not in salient]))
+    sentences, summary = [], []
+    for i, agent in enumerate(agents):
+        event = f"the {MANY_AGENTS[agent]} {_pick(rng, EVENT_VERBS)} the {_pick(rng, OBJECTS)} near the {_pick(rng, PLACES)}"
+        if i in salient:
+            cue = _pick(rng, EVENT_SALIENT_CUES) if rng.random() >= uncued_rate else ""
+            summary.append(event)
+        elif i == hearsay:
+            cue = f"{_pick(rng, HEARSAY)} {_pick(rng, EVENT_SALIENT_CUES)}"
+        else:
+            cue = _pick(rng, EVENT_ROUTINE_CUES) if rng.random() < routine_cue_rate else ""
+        sentences.append(" ".join(w for w in (cue, event, ".") if w))
+    return {"document": " ".join(sentences), "summary": " and ".join(summary)}
+
+
 @dataclass(frozen=True)
 class BuiltinDataset:
     """A generated data set: its record schema, ``make(rng, **options) -> example`` and label names."""
@@ -145,6 +206,7 @@ class BuiltinDataset:
 BUILTIN_DATASETS: Registry[BuiltinDataset] = Registry("built-in data set")
 BUILTIN_DATASETS.register("sentiment", BuiltinDataset("classification", sentiment_example, ("negative", "positive")))
 BUILTIN_DATASETS.register("salient_summary", BuiltinDataset("summarization", salient_summary_example))
+BUILTIN_DATASETS.register("salient_events", BuiltinDataset("summarization", salient_events_example))
 
 
 def generate(task: str, split: str, num_examples: int, seed: int = 0, **options) -> list[Example]:

@@ -24,7 +24,7 @@ def label_by_the_documented_rules(text: str) -> int:
 
 
 def test_registered_tasks():
-    assert set(BUILTIN_DATASETS.names()) == {"sentiment", "salient_summary"}
+    assert set(BUILTIN_DATASETS.names()) == {"sentiment", "salient_summary", "salient_events"}
     assert open_source("builtin:sentiment").label_names == ("negative", "positive")
     assert open_source("builtin:salient_summary").task == "summarization"
 
@@ -71,6 +71,68 @@ def test_salient_summary_copies_the_one_cued_event():
         assert len(salient) == 1 and salient[0].endswith(e["summary"])
         agents = [s.split(" the ")[1].split()[0] for s in sentences]
         assert len(set(agents)) == len(agents)
+
+
+def _events(document: str) -> list[str]:
+    return [s.strip() for s in document.split(" .") if s.strip()]
+
+
+def _summary_by_the_documented_rules(document: str) -> tuple[str, int]:
+    """An independent reading of salient_events: the events with a salient cue not inside hearsay,
+    in document order; and how many salient events the summary must have (always 2)."""
+    picked = []
+    for sentence in _events(document):
+        head, event = sentence.split(" the ", 1)
+        cue = head.split(" , ", 1)[1] if " , " in head else ""
+        if cue in bt.EVENT_SALIENT_CUES:
+            picked.append("the " + event)
+    return " and ".join(picked), len(picked)
+
+
+def test_salient_events_summary_is_the_cued_events_that_are_not_hearsay():
+    examples = generate("salient_events", "validation", 2000, seed=1)
+    complete = uncued = hearsay = 0
+    for e in examples:
+        sentences = _events(e["document"])
+        assert 5 <= len(sentences) <= 9
+        agents = [s.split(" the ")[1].split()[0] for s in sentences]
+        assert len(set(agents)) == len(agents)
+        summary_events = e["summary"].split(" and ")
+        assert len(summary_events) == 2
+        # Every summary word but the joining "and" is a document word: the rest can be copied.
+        assert set(e["summary"].split()) - {"and"} <= set(e["document"].split())
+        hearsay += any(h in e["document"] for h in bt.HEARSAY)
+        read, found = _summary_by_the_documented_rules(e["document"])
+        if found == 2:
+            complete += 1
+            assert read == e["summary"]
+        else:
+            uncued += 1
+            # The cued events are exactly the summary events the document marks.
+            assert all(part in summary_events for part in read.split(" and ") if part)
+    # 20% of salient events carry no cue: 1 - 0.8^2 = 36% of documents miss at least one.
+    assert 0.30 < uncued / len(examples) < 0.42
+    assert 0.4 < hearsay / len(examples) < 0.6
+
+
+def test_salient_events_is_deterministic_and_split_streams_differ():
+    assert generate("salient_events", "train", 50, seed=3) == generate("salient_events", "train", 50, seed=3)
+    assert generate("salient_events", "train", 50, seed=3) != generate("salient_events", "validation", 50, seed=3)
+
+
+def test_salient_events_hearsay_copies_the_cue_words():
+    # A bag of cue words cannot tell a real salient event from hearsay: the hearsay sentence holds
+    # the same cue words, preceded by its hearsay phrase.
+    rng = np.random.default_rng(0)
+    seen = 0
+    for _ in range(500):
+        e = bt.salient_events_example(rng, hearsay_rate=1.0, uncued_rate=0.0)
+        for sentence in _events(e["document"]):
+            if any(h in sentence for h in bt.HEARSAY):
+                assert any(c in sentence for c in bt.EVENT_SALIENT_CUES)
+                assert sentence.split(" the ", 1)[1] not in e["summary"]
+                seen += 1
+    assert seen == 500
 
 
 def test_bad_options():

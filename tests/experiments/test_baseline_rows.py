@@ -141,7 +141,7 @@ def test_tfidf_rejects_bad_inputs():
 def test_lead_row_shares_the_mechanism(tmp_path):
     grid = grid_lib.load_grid(REPO / "experiments" / "configs" / "compare_builtin.py")
     specs = grid_lib.expand(
-        grid, benchmarks=["summarization"], variants=["dot"], seeds=[0],
+        grid, benchmarks=["events"], variants=["scaled_dot"], seeds=[0],
         overrides=[("data.options.num_examples", {"train": 8, "validation": 8, "test": 30})],
     )
     baseline_rows.check(grid, specs)

@@ -1,5 +1,6 @@
 """experiments/compare.py and table.py: the grid trains, resumes, records failures and rebuilds tables."""
 
+import copy
 import json
 from pathlib import Path
 
@@ -123,6 +124,7 @@ def test_paired_bootstrap_interval(tmp_path):
     assert table.paired_bootstrap(tmp_path, runs, reference, "test", "correct", 100.0) == (mean, low, high)  # seeded
 
 
+@pytest.mark.slow
 def test_grid_runs_records_failures_resumes_and_rebuilds_tables(tmp_path, capsys):
     results = tmp_path / "results"
     args = ["--config", str(_grid_file(tmp_path)), "--results", str(results), "--workers", "1"]
@@ -163,3 +165,77 @@ def test_grid_runs_records_failures_resumes_and_rebuilds_tables(tmp_path, capsys
         (results / name).unlink()
     table.build(results, plots=False)
     assert {name: (results / name).read_bytes() for name in tables} == tables
+
+
+def _prediction_runs(tmp_path, rates: dict, seeds=(0, 1), n=2000) -> list[dict]:
+    """Stored classification runs whose per-example correctness is drawn at ``rates[variant]``."""
+    rng = np.random.default_rng(2)
+    runs = []
+    for variant, rate in rates.items():
+        for seed in seeds:
+            workdir = tmp_path / "runs" / f"{variant}{seed}"
+            workdir.mkdir(parents=True)
+            correct = rng.random(n) < rate
+            (workdir / "predictions_test.jsonl").write_text(
+                "".join(json.dumps({"index": i, "correct": float(c)}) + "\n" for i, c in enumerate(correct))
+            )
+            runs.append({
+                "status": "ok", "seed": seed, "task": "toy", "variant": variant, "workdir": f"runs/{variant}{seed}",
+                "test": {"accuracy": float(correct.mean())}, "config": {"task": "classification"},
+            })
+    return runs
+
+
+def test_contrasts_state_the_paired_difference_and_whether_it_agrees_with_the_paper(tmp_path):
+    runs = _prediction_runs(tmp_path, {"none": 0.5, "scaled_dot": 0.8, "additive": 0.8, "dot": 0.9})
+    contrast = lambda variant, baseline, expected: dict(  # noqa: E731
+        benchmark="toy", variant=variant, baseline=baseline, expected=expected, reference="Paper 2017", claim="a claim",
+    )
+    meta = {"split": "test", "contrasts": {
+        "attention vs none": contrast("scaled_dot", "none", 1),
+        "same": contrast("additive", "scaled_dot", 0),
+        "reversed": contrast("none", "scaled_dot", 1),
+        "expected worse": contrast("dot", "scaled_dot", -1),
+        "missing": contrast("cosine", "none", 1),
+    }}
+    rows = {r["name"]: r for r in table.contrast_rows(tmp_path, meta, runs)}
+    mean, low, high = rows["attention vs none"]["paired"]
+    assert 27 < mean < 33 and 0 < low < mean < high  # 80% - 50% = +30 points
+    assert rows["attention vs none"]["verdict"] == "agrees"
+    assert rows["same"]["paired"][1] < 0 < rows["same"]["paired"][2]
+    assert rows["same"]["verdict"] == "agrees (no difference resolved)"
+    assert rows["reversed"]["verdict"] == "opposite direction"
+    assert rows["expected worse"]["verdict"] == "opposite direction"  # dot is ahead, the paper said behind
+    assert rows["missing"]["verdict"] == "not trained" and rows["missing"]["paired"] is None
+    text = table.contrasts_markdown(list(rows.values()), {"scaled_dot": "scaled_dot", "none": "none (no attention)"})
+    assert "| attention vs none | toy | scaled_dot - none (no attention) | acc +" in text and "Paper 2017: a claim | agrees |" in text
+
+
+def test_verdict_rules():
+    assert table.verdict(1, (2.0, 1.0, 3.0)) == "agrees"
+    assert table.verdict(1, (0.5, -1.0, 2.0)) == "not resolved (the interval includes 0)"
+    assert table.verdict(-1, (-2.0, -3.0, -1.0)) == "agrees"
+    assert table.verdict(0, (2.0, 1.0, 3.0)) == "differs: variant ahead"
+    assert table.verdict(0, (-2.0, -3.0, -1.0)) == "differs: variant behind"
+
+
+def test_grid_file_checks_benchmark_variants_and_contrasts(tmp_path):
+    grid = grid_lib.load_grid(compare.CONFIG_DIR / "compare_builtin.py")
+    specs = grid_lib.expand(grid)
+    by_benchmark = {}
+    for spec in specs:
+        by_benchmark.setdefault(spec.benchmark, set()).add(spec.variant)
+    for benchmark, names in grid.benchmark_variants.items():
+        assert by_benchmark[benchmark] == set(names)
+    no_pointer = next(s for s in specs if s.variant == "scaled_dot_no_pointer")
+    assert no_pointer.config.model.pointer is False and no_pointer.config.model.attention == "scaled_dot"
+    names = list(grid_lib.contrasts(grid))
+    assert names == sorted(names) and [n.split(":")[0] for n in names] == ["1", "1", "2", "2", "3", "4", "5"]  # findings 1-5
+    bad = copy.deepcopy(grid)
+    bad.contrasts["typo"] = dict(benchmark="sentiment", variant="scaled_dot", baseline="nonesuch", reference="x")
+    with pytest.raises(ValueError, match="contrast 'typo': unknown attention variant 'nonesuch'"):
+        grid_lib.check_grid(bad, "grid.py")
+    bad = copy.deepcopy(grid)
+    bad.benchmark_variants = {"nowhere": ("dot",)}
+    with pytest.raises(ValueError, match="'nowhere', which is not a benchmark"):
+        grid_lib.check_grid(bad, "grid.py")
