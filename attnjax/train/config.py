@@ -70,8 +70,9 @@ def default_config() -> ml_collections.ConfigDict:
     config.model = ml_collections.ConfigDict(
         {k: v for k, v in dataclasses.asdict(ModelConfig()).items() if v is not None}
     )
-    config.model.query_chunk_size = ml_collections.config_dict.placeholder(int)
-    config.model.key_chunk_size = ml_collections.config_dict.placeholder(int)
+    # None by default, but typed: --config.model.query_chunk_size=64 must parse as an int.
+    config.model.query_chunk_size = ml_collections.FieldReference(None, field_type=int)
+    config.model.key_chunk_size = ml_collections.FieldReference(None, field_type=int)
 
     config.optimizer = ml_collections.ConfigDict()
     config.optimizer.learning_rate = 1e-3
