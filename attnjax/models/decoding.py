@@ -12,6 +12,14 @@ hypotheses are taken; those ending in EOS move to the finished pool, scored with
 penalty ``log_prob / ((5 + length) / 6) ** alpha`` (Wu et al. 2016; ``alpha=0`` means none), the
 others stay live. It stops when no live hypothesis remains or none can beat the worst of
 ``beam_size`` finished ones, or at ``max_length``. With ``beam_size=1`` this is exactly greedy search.
+
+Both searches take two constraints on what a hypothesis may say next, applied to the step's
+log-probs before the choice (both 0 = off, the default; the names are Hugging Face's):
+
+- ``no_repeat_ngram_size=n``: a token that would complete an n-gram the hypothesis already holds
+  gets log-prob ``NEG_INF`` (trigram blocking, ``n=3``, as Paulus et al. 2018 decode summaries).
+- ``min_length=m``: EOS gets ``NEG_INF`` while fewer than ``m`` tokens precede it, so an output
+  has at least ``m`` tokens before its EOS.
 """
 
 from __future__ import annotations
@@ -36,14 +44,63 @@ def length_penalty(length: Array, alpha: float) -> Array:
     return ((5.0 + jnp.asarray(length, jnp.float32)) / 6.0) ** alpha
 
 
+def _check_constraints(no_repeat_ngram_size: int, min_length: int) -> None:
+    for name, value in (("no_repeat_ngram_size", no_repeat_ngram_size), ("min_length", min_length)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name}={value!r} is not allowed; expected 0 (off) or a positive integer")
+
+
+def repeated_ngram_mask(seqs: Array, length: Array, vocab_size: int, n: int) -> Array:
+    """Which next tokens would repeat an n-gram: ``bool [rows, vocab_size]`` for ``seqs [rows, T]``.
+
+    ``seqs[:, :length]`` are the tokens generated so far (``length`` may be traced; later
+    positions are ignored). Token ``v`` is blocked for a row when some earlier n-gram
+    ``seqs[j : j + n]`` (``j + n <= length``) starts with the row's last ``n - 1`` tokens and ends
+    in ``v``. Shapes are fixed, so it runs inside the search's ``while_loop``.
+    """
+    rows, t = seqs.shape
+    if n <= 0 or t < n:
+        return jnp.zeros((rows, vocab_size), bool)
+    # Every length-n window of the buffer, [rows, t - n + 1, n]; those not yet generated are masked.
+    windows = jnp.stack([seqs[:, k : k + t - n + 1] for k in range(n)], axis=-1)
+    complete = jnp.arange(t - n + 1) <= length - n
+    # The last n - 1 generated tokens; their indices are clipped when length < n - 1, which
+    # ``complete`` already rules out.
+    last = jnp.take(seqs, jnp.clip(length - (n - 1) + jnp.arange(n - 1), 0, t - 1), axis=1)
+    match = jnp.all(windows[:, :, : n - 1] == last[:, None, :], axis=-1) & complete
+    # Unmatched windows point past the vocabulary and are dropped: every written value is True,
+    # so duplicate indices cannot conflict.
+    followers = jnp.where(match, windows[:, :, n - 1], vocab_size)
+    return jnp.zeros((rows, vocab_size), bool).at[jnp.arange(rows)[:, None], followers].set(True, mode="drop")
+
+
+def constrain(
+    log_probs: Array, seqs: Array, length: Array, *, eos_id: int, no_repeat_ngram_size: int = 0,
+    min_length: int = 0,
+) -> Array:
+    """``log_probs [rows, vocab]`` with the tokens the constraints forbid set to ``NEG_INF``.
+
+    ``seqs [rows, T]`` holds each row's ``length`` generated tokens (BOS excluded).
+    """
+    if no_repeat_ngram_size:
+        blocked = repeated_ngram_mask(seqs, length, log_probs.shape[-1], no_repeat_ngram_size)
+        log_probs = jnp.where(blocked, NEG_INF, log_probs)
+    if min_length:
+        log_probs = log_probs.at[:, eos_id].set(jnp.where(length < min_length, NEG_INF, log_probs[:, eos_id]))
+    return log_probs
+
+
 # --- search over a step function ---------------------------------------------------------------
 
 
 def greedy_search(
     step_fn: StepFn, cache: Cache, batch_size: int, *, max_length: int, bos_id: int, eos_id: int,
-    pad_id: int = 0,
+    pad_id: int = 0, no_repeat_ngram_size: int = 0, min_length: int = 0,
 ) -> tuple[Array, Array]:
-    """Most likely token at every step; returns ``tokens [batch, max_length]`` and their log-prob ``[batch]``."""
+    """Most likely allowed token at every step; returns ``tokens [batch, max_length]`` and their
+    log-prob ``[batch]``."""
+    _check_constraints(no_repeat_ngram_size, min_length)
+    limits = dict(eos_id=eos_id, no_repeat_ngram_size=no_repeat_ngram_size, min_length=min_length)
 
     def cond(state):
         i, _, _, done, _, _ = state
@@ -52,6 +109,7 @@ def greedy_search(
     def body(state):
         i, current, tokens, done, total, cache = state
         log_probs, cache = step_fn(current, cache)
+        log_probs = constrain(log_probs, tokens, i, **limits)
         nxt = jnp.argmax(log_probs, axis=-1).astype(jnp.int32)
         total = total + jnp.where(done, 0.0, jnp.take_along_axis(log_probs, nxt[:, None], -1)[:, 0])
         nxt = jnp.where(done, pad_id, nxt)
@@ -85,7 +143,7 @@ def _take(x: Array, idx: Array) -> Array:
 
 def beam_search(
     step_fn: StepFn, cache: Cache, batch_size: int, *, beam_size: int, max_length: int, bos_id: int,
-    eos_id: int, alpha: float = 0.6, pad_id: int = 0,
+    eos_id: int, alpha: float = 0.6, pad_id: int = 0, no_repeat_ngram_size: int = 0, min_length: int = 0,
 ) -> tuple[Array, Array]:
     """Beam search; ``cache`` is for ``batch * beam`` sequences (example-major).
 
@@ -93,6 +151,8 @@ def beam_search(
     log-probs), best first. Finished hypotheses come first; a batch entry with none returns its live
     hypotheses.
     """
+    _check_constraints(no_repeat_ngram_size, min_length)
+    limits = dict(eos_id=eos_id, no_repeat_ngram_size=no_repeat_ngram_size, min_length=min_length)
     b, k, t = batch_size, beam_size, max_length
 
     def cond(state):
@@ -106,6 +166,7 @@ def beam_search(
     def body(state):
         i, live_seqs, live_logp, live_tokens, fin_seqs, fin_scores, fin_flags, cache = state
         log_probs, cache = step_fn(live_tokens.reshape(b * k), cache)
+        log_probs = constrain(log_probs, live_seqs.reshape(b * k, t), i, **limits)
         vocab = log_probs.shape[-1]
         candidates = (live_logp[:, :, None] + log_probs.reshape(b, k, vocab)).reshape(b, k * vocab)
         top_logp, top_idx = lax.top_k(candidates, k)  # [b, k]
@@ -189,29 +250,42 @@ def make_step_fn(model: nn.Module, params: Any, encoded: Any) -> StepFn:
     return step_fn
 
 
-@functools.partial(jax.jit, static_argnames=("model", "max_length", "bos_id", "eos_id"))
+@functools.partial(
+    jax.jit, static_argnames=("model", "max_length", "bos_id", "eos_id", "no_repeat_ngram_size", "min_length")
+)
 def greedy_decode(
-    model: nn.Module, params: Any, inputs: Array, *, max_length: int, bos_id: int = 1, eos_id: int = 2
+    model: nn.Module, params: Any, inputs: Array, *, max_length: int, bos_id: int = 1, eos_id: int = 2,
+    no_repeat_ngram_size: int = 0, min_length: int = 0,
 ) -> tuple[Array, Array]:
-    """Greedy decoding of ``inputs [batch, src_len]``: ``tokens [batch, max_length]``, log-prob ``[batch]``."""
+    """Greedy decoding of ``inputs [batch, src_len]``: ``tokens [batch, max_length]``, log-prob ``[batch]``.
+
+    ``no_repeat_ngram_size`` and ``min_length`` constrain the output (module docstring; 0 = off).
+    """
     _check_length(model, max_length)
     encoded = model.apply({"params": params}, inputs, method=model.encode)
     batch = inputs.shape[0]
     return greedy_search(
         make_step_fn(model, params, encoded), init_cache(model, encoded, batch, max_length), batch,
         max_length=max_length, bos_id=bos_id, eos_id=eos_id, pad_id=model.config.pad_id,
+        no_repeat_ngram_size=no_repeat_ngram_size, min_length=min_length,
     )
 
 
 @functools.partial(
-    jax.jit, static_argnames=("model", "beam_size", "max_length", "alpha", "bos_id", "eos_id")
+    jax.jit,
+    static_argnames=(
+        "model", "beam_size", "max_length", "alpha", "bos_id", "eos_id", "no_repeat_ngram_size", "min_length",
+    ),
 )
 def beam_decode(
     model: nn.Module, params: Any, inputs: Array, *, beam_size: int, max_length: int,
-    alpha: float = 0.6, bos_id: int = 1, eos_id: int = 2,
+    alpha: float = 0.6, bos_id: int = 1, eos_id: int = 2, no_repeat_ngram_size: int = 0, min_length: int = 0,
 ) -> tuple[Array, Array]:
     """Beam search over ``inputs [batch, src_len]``: ``sequences [batch, beam, max_length]``,
-    ``scores [batch, beam]``, best first."""
+    ``scores [batch, beam]``, best first.
+
+    ``no_repeat_ngram_size`` and ``min_length`` constrain the output (module docstring; 0 = off).
+    """
     _check_length(model, max_length)
     if beam_size <= 0:
         raise ValueError(f"beam_size={beam_size} is not allowed; expected a positive integer")
@@ -223,5 +297,6 @@ def beam_decode(
         make_step_fn(model, params, encoded),
         init_cache(model, encoded, batch * beam_size, max_length),
         batch, beam_size=beam_size, max_length=max_length, bos_id=bos_id, eos_id=eos_id,
-        alpha=alpha, pad_id=model.config.pad_id,
+        alpha=alpha, pad_id=model.config.pad_id, no_repeat_ngram_size=no_repeat_ngram_size,
+        min_length=min_length,
     )

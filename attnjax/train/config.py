@@ -18,7 +18,10 @@ what it needs; the command line overrides any field (``--config.model.attention=
                                 accumulation_steps, log_every, eval_every, checkpoint_every,
                                 keep_checkpoints, progress
     config.eval                 batch_size, best_metric, best_mode (``max``/``min``), decode (``greedy``/``beam``),
-                                beam_size, alpha, max_decode_length, max_decode_examples (0 = all)
+                                beam_size, alpha, max_decode_length, max_decode_examples (0 = all),
+                                no_repeat_ngram_size (decoding never repeats an n-gram of this size in an
+                                output: 3 is trigram blocking; 0 = off), min_decode_length (no EOS before
+                                this many tokens; 0 = off, at most max_decode_length)
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ from attnjax.train.tasks import TASKS
 # Fields that change how a run is shown, never what it computes: a resumed or re-run workdir may
 # differ in them.
 PRESENTATION_FIELDS = (("train", "progress"), ("train", "log_every"))
+# Fields added after runs were recorded, with the value that computes what those runs did: at that
+# value run_key leaves them out, so a recorded run keeps its key (compare.py reuses its results and
+# its workdir resumes) instead of looking like another config.
+LATER_FIELDS = ((("eval", "no_repeat_ngram_size"), 0), (("eval", "min_decode_length"), 0))
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -104,6 +111,8 @@ def default_config() -> ml_collections.ConfigDict:
     config.eval.alpha = 0.6
     config.eval.max_decode_length = 32
     config.eval.max_decode_examples = 0
+    config.eval.no_repeat_ngram_size = 0
+    config.eval.min_decode_length = 0
     return config
 
 
@@ -192,6 +201,15 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         value = config.data[field]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"config.data.{field}={value!r}; expected 0 (all) or a positive integer")
+    for field in ("no_repeat_ngram_size", "min_decode_length"):
+        value = config.eval[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"config.eval.{field}={value!r}; expected 0 (off) or a positive integer")
+    if config.eval.min_decode_length > config.eval.max_decode_length:
+        raise ValueError(
+            f"config.eval.min_decode_length={config.eval.min_decode_length} is longer than "
+            f"config.eval.max_decode_length={config.eval.max_decode_length}; lower the first or raise the second"
+        )
     if config.train.batch_size % config.train.accumulation_steps:
         raise ValueError(
             f"config.train.batch_size={config.train.batch_size} is not a multiple of "
@@ -235,8 +253,12 @@ def _named(where: str, name: Any, registry: Any) -> Any:
 
 
 def run_key(config: Any) -> str:
-    """A short hash of what a run computes (presentation fields excluded): equal configs, equal runs."""
+    """A short hash of what a run computes (presentation fields excluded, and :data:`LATER_FIELDS`
+    at their old value): equal configs, equal runs."""
     data = as_dict(config)
     for group, field in PRESENTATION_FIELDS:
         data.get(group, {}).pop(field, None)
+    for (group, field), old_value in LATER_FIELDS:
+        if data.get(group, {}).get(field, old_value) == old_value:
+            data.get(group, {}).pop(field, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

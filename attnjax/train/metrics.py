@@ -1,4 +1,5 @@
-"""Evaluation metrics on the host: classification scores, weighted means and perplexity, ROUGE.
+"""Evaluation metrics on the host: classification scores, weighted means and perplexity, ROUGE,
+repeated n-grams.
 
 Everything is numpy and plain Python; jax arrays are accepted (``np.asarray`` brings them to the
 host). The one-shot functions score a whole split at once; the accumulators take it a batch at a
@@ -8,6 +9,7 @@ time and give the same numbers:
 >>> scores.update(predictions, labels, mask)  # per batch: [batch] class ids; mask 0 rows are padding
 >>> scores.result()                           # {"accuracy", "macro_f1", "count"}
 >>> rouge(["the cat sat ."], ["<s> the cat sat on the mat . </s>"])  # mean F-measures x 100
+>>> repeated_ngram_rate(["a b c a b c"])                                 # 0.25: 1 of 4 trigrams repeats
 
 The one-shot functions raise ``ValueError`` when there is nothing to score; an accumulator that
 saw nothing returns NaN scores (an evaluation with no examples is then visible, not fatal).
@@ -300,6 +302,37 @@ class RougeMetrics:
 
     def result(self) -> dict:
         return {name: 100 * total / self.count if self.count else math.nan for name, total in self._sums.items()}
+
+
+# --- repetition -----------------------------------------------------------------------------------
+
+
+def ngram_repeats(text: str, n: int = 3) -> tuple[int, int]:
+    """``(repeated, total)``: how many of the ``total`` n-grams of ``text`` repeat an earlier one.
+
+    Words are ``text``'s whitespace-separated tokens, lower-cased, with ``<s> ... </s>`` sentence
+    tags dropped (:func:`split_sentences`); n-grams run across sentence ends, as decoding's n-gram
+    blocking does. ``"a b c a b c"`` has 4 trigrams, of which 1 (the second ``a b c``) repeats.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n={n!r} is not allowed; expected a positive integer (3 for trigrams)")
+    words = " ".join(split_sentences(text)).lower().split()
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return len(grams) - len(set(grams)), len(grams)
+
+
+def repeated_ngram_rate(texts: Sequence[str], n: int = 3) -> float:
+    """The share (0 to 1) of the n-grams of ``texts`` that repeat an earlier n-gram of the same text.
+
+    Pooled over the texts (repeats over n-grams, see :func:`ngram_repeats`), so long outputs weigh
+    more; 0.0 when no text repeats an n-gram, including when none has ``n`` words. Reported for
+    summaries with ``n=3`` as ``repeated_trigrams``: what trigram blocking brings to 0.
+    """
+    repeated = total = 0
+    for text in _texts("texts", texts):
+        r, t = ngram_repeats(text, n)
+        repeated, total = repeated + r, total + t
+    return repeated / total if total else 0.0
 
 
 def rouge(predictions: Sequence[str], references: Sequence[str]) -> dict:

@@ -1,4 +1,5 @@
-"""The ``summarization`` task: teacher-forced token cross-entropy; loss, perplexity and ROUGE of decoded text.
+"""The ``summarization`` task: teacher-forced token cross-entropy; loss, perplexity, ROUGE and the
+share of repeated trigrams of decoded text.
 
 The decoder reads ``bos`` then the summary and predicts the summary then ``eos``; both ids are the
 tokenizer's (:meth:`attnjax.train.Task.for_tokenizer` binds them). Attention maps: the
@@ -25,6 +26,9 @@ from attnjax.train.tasks import (
 )
 
 Array = jax.Array
+# The share of decoded trigrams that repeat an earlier one of the same summary (0 to 1; lower is
+# better): what n-gram blocking, config.eval.no_repeat_ngram_size=3, brings to 0.
+REPEATED = "repeated_trigrams"
 
 
 def shift_right(targets: Array, bos_id: int) -> Array:
@@ -55,8 +59,12 @@ def summarization_predict(model: nn.Module, params: Any, batch: Batch, *, bos_id
 
 
 def decode_ids(model: nn.Module, params: Any, inputs: Array, eval_config: Any, tokenizer: Any) -> Array:
-    """Summaries ``[B, max_decode_length]`` by greedy or beam search (the best beam)."""
-    ids = dict(bos_id=tokenizer.bos_id, eos_id=tokenizer.eos_id)
+    """Summaries ``[B, max_decode_length]`` by greedy or beam search (the best beam), with the
+    config's n-gram blocking and minimum length."""
+    ids = dict(
+        bos_id=tokenizer.bos_id, eos_id=tokenizer.eos_id,
+        no_repeat_ngram_size=eval_config.no_repeat_ngram_size, min_length=eval_config.min_decode_length,
+    )
     if eval_config.decode == "beam":
         sequences, _ = beam_decode(
             model, params, inputs, beam_size=eval_config.beam_size, max_length=eval_config.max_decode_length,
@@ -100,24 +108,30 @@ def summarization_evaluate(context: EvalContext, evaluated: Iterable[tuple[dict,
             records.append({
                 "index": int(out["example_index"][i]), "input_length": int(out["input_length"][i]),
                 "prediction": prediction, "loss": float(out["loss_sum"][i] / max(out["tokens"][i], 1)),
-                **scores,
+                **scores, REPEATED: metric_lib.repeated_ngram_rate([prediction]),
             })
         decoded += len(keep)
     loss = losses.result()
     records.sort(key=lambda r: r["index"])
     return {
-        "loss": loss, "perplexity": metric_lib.perplexity(loss), **rouge.result(), "decoded": decoded,
+        "loss": loss, "perplexity": metric_lib.perplexity(loss), **rouge.result(),
+        REPEATED: metric_lib.repeated_ngram_rate([r["prediction"] for r in records]), "decoded": decoded,
         "per_example": records,
     }
 
 
 def score_summaries(predictions: Sequence[str], examples: Sequence[dict], num_classes: int) -> tuple[dict, list[dict]]:
-    """ROUGE of the summaries ``predictions`` (one per example) against the examples' references, and
-    the per-example records (``index`` and each ROUGE score)."""
+    """ROUGE and :data:`REPEATED` of the summaries ``predictions`` (one per example) against the
+    examples' references, and the per-example records (``index``, each ROUGE score, the repeat share)."""
     del num_classes
     rouge = metric_lib.RougeMetrics()
-    per_pair = rouge.update(list(predictions), [examples[i]["summary"] for i in range(len(examples))])
-    return rouge.result(), [{"index": i, **scores} for i, scores in enumerate(per_pair)]
+    predictions = list(predictions)
+    per_pair = rouge.update(predictions, [examples[i]["summary"] for i in range(len(examples))])
+    records = [
+        {"index": i, **scores, REPEATED: metric_lib.repeated_ngram_rate([prediction])}
+        for i, (prediction, scores) in enumerate(zip(predictions, per_pair))
+    ]
+    return {**rouge.result(), REPEATED: metric_lib.repeated_ngram_rate(predictions)}, records
 
 
 def decoded_count(config: Any, limit: int) -> int:
@@ -186,7 +200,7 @@ SUMMARIZATION = TASKS.register(
         predict=summarization_predict,
         evaluate=summarization_evaluate,
         device_keys=("inputs", "targets", "target_mask", "example_mask", "example_index"),
-        metric_names=("loss", "perplexity", "rouge1", "rouge2", "rougeL", "rougeLsum"),
+        metric_names=("loss", "perplexity", "rouge1", "rouge2", "rougeL", "rougeLsum", REPEATED),
         text_fields=("document", "summary"),
         input_field="document",
         main_metrics=(("rouge1", "R-1"), ("rouge2", "R-2"), ("rougeL", "R-L")),

@@ -4,7 +4,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from attnjax.models.decoding import beam_search, gather_beams, greedy_search, length_penalty
+from attnjax.models.decoding import (
+    beam_search, gather_beams, greedy_search, length_penalty, repeated_ngram_mask,
+)
 
 BOS, EOS = 1, 2
 # Next-token probabilities given the previous token (vocab 5: pad, BOS, EOS, a=3, b=4).
@@ -67,3 +69,126 @@ def test_gather_beams_reorders_rows_and_keeps_scalars():
     out = gather_beams(tree, jnp.array([[2, 2, 0], [1, 0, 0]]))
     np.testing.assert_array_equal(out["x"][:, 0], [2, 2, 0, 4, 3, 3])
     assert int(out["i"]) == 4
+
+
+# --- constraints: n-gram blocking and minimum length --------------------------------------------
+
+A, B, C = 3, 4, 5
+# A model stuck in a cycle (vocab 6: pad, BOS, EOS, a, b, c): BOS -> a -> b -> c -> a ..., each
+# step's favourite with 0.7, so unconstrained search provably says "a b c a b c ..."; pad and EOS
+# are next to impossible, so even short hypotheses do not win the beam.
+CYCLE = np.full((6, 6), 0.3 / 3)
+CYCLE[:, [0, EOS]] = 1e-6
+for prev, nxt in ((BOS, A), (A, B), (B, C), (C, A), (EOS, EOS)):
+    CYCLE[prev, nxt] = 0.7
+LOG_CYCLE = jnp.log(jnp.asarray(CYCLE / CYCLE.sum(1, keepdims=True), jnp.float32))
+
+
+def cycle_step(tokens, cache):
+    return LOG_CYCLE[tokens], cache
+
+
+def ngrams(seq, n, eos=EOS):
+    seq = list(np.asarray(seq))
+    seq = seq[: seq.index(eos)] if eos in seq else seq
+    return [tuple(seq[j : j + n]) for j in range(len(seq) - n + 1)]
+
+
+def has_repeat(seq, n):
+    grams = ngrams(seq, n)
+    return len(set(grams)) < len(grams)
+
+
+def brute_force_mask(seq, length, vocab, n):
+    prefix = list(seq[:length])
+    blocked = np.zeros(vocab, bool)
+    if n == 0 or length < n - 1:
+        return blocked
+    tail = prefix[length - n + 1 :] if n > 1 else []
+    for j in range(length - n + 1):
+        if prefix[j : j + n - 1] == tail:
+            blocked[prefix[j + n - 1]] = True
+    return blocked
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_repeated_ngram_mask_matches_brute_force(n):
+    rng = np.random.default_rng(n)
+    seqs = rng.integers(3, 6, size=(16, 10))  # 3 symbols: plenty of repeats
+    for length in range(11):
+        mask = np.asarray(repeated_ngram_mask(jnp.asarray(seqs), jnp.array(length), 7, n))
+        expected = np.stack([brute_force_mask(row, length, 7, n) for row in seqs])
+        np.testing.assert_array_equal(mask, expected, err_msg=f"n={n}, length={length}")
+
+
+def test_greedy_trigram_blocking_breaks_the_cycle():
+    search = lambda n: greedy_search(  # noqa: E731
+        cycle_step, None, 2, max_length=12, bos_id=BOS, eos_id=-1, no_repeat_ngram_size=n
+    )[0]
+    plain, blocked = np.asarray(search(0)), np.asarray(search(3))
+    np.testing.assert_array_equal(plain[0], [A, B, C] * 4)
+    assert has_repeat(plain[0], 3)
+    for row in blocked:
+        assert not has_repeat(row, 3), row
+    # Blocking changes only the tokens it must: "a b c a b" is allowed, then "c" is not.
+    np.testing.assert_array_equal(blocked[0, :5], [A, B, C, A, B])
+    assert blocked[0, 5] != C
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_beam_trigram_blocking_leaves_no_repeated_trigram_in_any_beam(beam_size):
+    search = lambda n: beam_search(  # noqa: E731
+        cycle_step, None, 2, beam_size=beam_size, max_length=12, bos_id=BOS, eos_id=EOS, alpha=0.0,
+        no_repeat_ngram_size=n,
+    )
+    plain, _ = search(0)
+    assert has_repeat(plain[0, 0], 3)
+    sequences, scores = search(3)
+    for seq in np.asarray(sequences).reshape(-1, 12):
+        assert not has_repeat(seq, 3), seq
+    assert (np.asarray(scores) > -1e8).all()  # every beam is a real hypothesis
+    if beam_size == 1:
+        greedy, _ = greedy_search(cycle_step, None, 2, max_length=12, bos_id=BOS, eos_id=EOS, no_repeat_ngram_size=3)
+        np.testing.assert_array_equal(sequences[:, 0], greedy)
+
+
+# From every token EOS is the favourite (0.5); otherwise the cycle.
+EAGER = CYCLE.copy()
+EAGER[:, EOS] = EAGER.sum(1)  # half of each row once normalised
+EAGER[EOS] = CYCLE[EOS]
+LOG_EAGER = jnp.log(jnp.asarray(EAGER / EAGER.sum(1, keepdims=True), jnp.float32))
+
+
+def eager_step(tokens, cache):
+    return LOG_EAGER[tokens], cache
+
+
+def first_eos(seq):
+    seq = list(np.asarray(seq))
+    return seq.index(EOS) if EOS in seq else len(seq)
+
+
+@pytest.mark.parametrize("min_length", [1, 4])
+def test_min_length_holds_eos_back(min_length):
+    greedy = lambda m: greedy_search(  # noqa: E731
+        eager_step, None, 2, max_length=8, bos_id=BOS, eos_id=EOS, min_length=m
+    )[0]
+    beam = lambda m: beam_search(  # noqa: E731
+        eager_step, None, 2, beam_size=3, max_length=8, bos_id=BOS, eos_id=EOS, alpha=0.0, min_length=m
+    )[0]
+    assert first_eos(greedy(0)[0]) == 0 and first_eos(beam(0)[0, 0]) == 0
+    # EOS comes as soon as it is allowed, and padding follows it.
+    tokens = np.asarray(greedy(min_length))
+    assert [first_eos(row) for row in tokens] == [min_length] * 2
+    assert (tokens[:, min_length + 1 :] == 0).all()
+    sequences = np.asarray(beam(min_length))
+    assert min(first_eos(seq) for seq in sequences.reshape(-1, 8)) == min_length
+
+
+@pytest.mark.parametrize("bad", [dict(no_repeat_ngram_size=-1), dict(min_length=2.5), dict(min_length=True)])
+def test_constraints_reject_bad_values(bad):
+    (name, value), = bad.items()
+    with pytest.raises(ValueError, match=rf"{name}={value!r} is not allowed; expected 0 \(off\) or a positive integer"):
+        greedy_search(cycle_step, None, 1, max_length=4, bos_id=BOS, eos_id=EOS, **bad)
+    with pytest.raises(ValueError, match=rf"{name}={value!r}"):
+        beam_search(cycle_step, None, 1, beam_size=2, max_length=4, bos_id=BOS, eos_id=EOS, **bad)

@@ -162,3 +162,37 @@ def test_pointer_generator_outputs_a_distribution_with_finite_gradients(built, f
     )(p)
     grads = fast(grad_fn, params)(params)
     assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
+
+
+def _repeats_an_ngram(seq, n):
+    grams = [tuple(seq[j : j + n]) for j in range(len(seq) - n + 1)]
+    return len(set(grams)) < len(grams)
+
+
+def test_decoders_block_repeated_trigrams(built, fast):
+    model, params, _ = built
+    length, never = BASE["max_length"], -1  # no EOS: all positions are generated
+    decode = lambda fn, **kw: np.asarray(  # noqa: E731
+        fast(fn, model, params, SOURCE, max_length=length, bos_id=BOS, eos_id=never, **kw)(params, SOURCE)[0]
+    )
+    plain = decode(greedy_decode)
+    # The untrained models loop on a few tokens: without blocking some trigram comes back.
+    assert any(_repeats_an_ngram(row.tolist(), 3) for row in plain), plain
+    greedy = decode(greedy_decode, no_repeat_ngram_size=3)
+    beams = decode(beam_decode, beam_size=3, no_repeat_ngram_size=3)
+    for seq in [*greedy, *beams.reshape(-1, length)]:
+        assert not _repeats_an_ngram(seq.tolist(), 3), seq
+
+
+def test_decoders_hold_eos_back_until_min_length(built, fast):
+    model, params, apply = built
+    eos = _eos_from_greedy(params, apply)  # greedy ends example 0 within two tokens
+    decode = lambda fn, **kw: np.asarray(  # noqa: E731
+        fast(fn, model, params, SOURCE, max_length=MAX_LEN, bos_id=BOS, eos_id=eos, **kw)(params, SOURCE)[0]
+    )
+    first_eos = lambda seq: list(seq).index(eos) if eos in seq else len(seq)  # noqa: E731
+    min_length = 4
+    assert first_eos(decode(greedy_decode)[0].tolist()) < 2
+    beams = decode(beam_decode, beam_size=3, min_length=min_length).reshape(-1, MAX_LEN)
+    for seq in [*decode(greedy_decode, min_length=min_length), *beams]:
+        assert first_eos(seq.tolist()) >= min_length, seq

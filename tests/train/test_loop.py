@@ -91,6 +91,9 @@ def test_overwrite_starts_again(tmp_path):
         ({"model": {"num_classes": 1}}, r"has 2 labels \(negative, positive\) but config.model.num_classes=1; set config.model.num_classes=2"),
         ({"optimizer": {"schedule": "linear"}}, r"config.optimizer.schedule='linear' is unknown.*; expected one of: cosine, rsqrt, constant"),
         ({"task": "regression"}, r"config.task='regression' is unknown; expected one of: classification, summarization"),
+        ({"eval": {"no_repeat_ngram_size": -1}}, r"config.eval.no_repeat_ngram_size=-1; expected 0 \(off\) or a positive integer"),
+        ({"eval": {"min_decode_length": -2}}, r"config.eval.min_decode_length=-2; expected 0 \(off\) or a positive integer"),
+        ({"eval": {"min_decode_length": 40}}, r"config.eval.min_decode_length=40 is longer than config.eval.max_decode_length=32; lower"),
     ],
 )
 def test_bad_config_fails_before_training(tmp_path, change, message):
@@ -115,4 +118,5 @@ def test_summarization_decodes_and_scores_rouge(tmp_path):
     assert {"loss", "perplexity", "rouge1", "rouge2", "rougeL", "rougeLsum"} <= set(validation)
     assert validation["decoded"] == 8  # eval.max_decode_examples
     assert 0.0 <= validation["rougeL"] <= 100.0 and validation["perplexity"] > 1.0
+    assert 0.0 <= validation["repeated_trigrams"] <= 1.0
     assert results["best"]["metric"] == "rougeL" and results["test"]["decoded"] == 8

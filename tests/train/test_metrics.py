@@ -293,3 +293,34 @@ def test_lead3_on_cnn_dailymail():
     # All 4,368 articles: 39.7 / 17.3 / 24.9 / 36.1 (See et al. 2017, full test set: 40.3 / 17.7 / 36.6 Lsum).
     assert 30 < scores["rouge1"] < 50 and 10 < scores["rouge2"] < 25
     assert scores["rougeL"] < scores["rougeLsum"] < scores["rouge1"]
+
+
+# --- repeated n-grams ------------------------------------------------------------------------------
+
+
+def test_ngram_repeats_counts_each_repeat_of_an_earlier_trigram():
+    assert metrics.ngram_repeats("a b c a b c") == (1, 4)  # abc bca cab abc
+    assert metrics.ngram_repeats("the cat the cat the cat") == (2, 4)  # (the cat the), (cat the cat) twice
+    assert metrics.ngram_repeats("a b c d e") == (0, 3)
+    assert metrics.ngram_repeats("a b") == (0, 0)
+    assert metrics.ngram_repeats("a a a a", n=1) == (3, 4)
+
+
+def test_ngram_repeats_ignores_case_spacing_and_sentence_tags():
+    # "the cat sat . the cat sat .": (the cat sat) and (cat sat .) come back.
+    assert metrics.ngram_repeats("<s> The cat sat . </s> <s> the  cat\nsat . </s>") == (2, 6)
+
+
+def test_repeated_ngram_rate_pools_the_texts():
+    assert metrics.repeated_ngram_rate(["a b c a b c"]) == pytest.approx(0.25)
+    # 1 + 2 repeats of 4 + 4 trigrams; the short text adds none of either.
+    assert metrics.repeated_ngram_rate(["a b c a b c", "x y x y x y", "too short"]) == pytest.approx(3 / 8)
+    assert metrics.repeated_ngram_rate(["a b c d", "e f g h i"]) == 0.0
+    assert metrics.repeated_ngram_rate(["", "a b"]) == 0.0 and metrics.repeated_ngram_rate([]) == 0.0
+
+
+def test_repeated_ngram_rate_rejects_bad_input():
+    with pytest.raises(ValueError, match="texts must be a sequence of strings, got a single str"):
+        metrics.repeated_ngram_rate("a b c a b c")
+    with pytest.raises(ValueError, match=r"n=0 is not allowed; expected a positive integer"):
+        metrics.ngram_repeats("a b c", n=0)
