@@ -44,7 +44,7 @@ from attnjax.train import complete, run_key
 @dataclasses.dataclass(frozen=True)
 class Variant:
     """One row of the table: the score, single- or multi-head (the grid's ``heads``), and any other
-    model fields the row changes (``model_fields``, e.g. ``{"pointer": False}``)."""
+    model fields the row changes (``model_fields``, ``(field, value)`` pairs, e.g. ``(("pointer", False),)``)."""
 
     label: str
     attention: str
@@ -121,8 +121,8 @@ def load_grid(path: str | Path) -> ml_collections.ConfigDict:
 @dataclasses.dataclass(frozen=True)
 class Contrast:
     """A finding the table tests: ``variant`` minus ``baseline`` on ``benchmark`` (paired, per
-    example, seed-matched), against the direction the ``reference`` paper reports (``expected``:
-    +1 ``variant`` better, -1 worse, 0 no direction claimed)."""
+    example, seed-matched), against what the ``reference`` paper reports (``expected``: +1
+    ``variant`` better, -1 worse, 0 no difference); ``claim`` says it in words for the table."""
 
     benchmark: str
     variant: str
