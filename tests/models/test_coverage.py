@@ -324,7 +324,7 @@ def _repetition_after_training(coverage: bool, seeds, steps: int = 60) -> list[f
 
 @pytest.mark.slow
 def test_a_model_with_coverage_repeats_less():
-    # ~2.5 min on a loaded 2-core CPU. After 60 steps the plain pointer-generator still loops on
+    # ~1 min on a loaded 2-core CPU. After 60 steps the plain pointer-generator still loops on
     # many outputs; measured over seeds 1-5: 0.38 0.28 0.04 0.58 0.00 (mean 0.26) without coverage,
     # 0.21 0.00 0.09 0.24 0.14 (mean 0.14) with it. Single seeds go either way (3 and 5 here), so
     # the test compares the means over the five.
