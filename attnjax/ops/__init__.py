@@ -22,7 +22,16 @@ from attnjax.ops.masks import (
     padding_mask_from_ids,
 )
 from attnjax.ops.pooling import attention_pooling, attention_pooling_init, pooling_penalty
-from attnjax.ops.scores import LOGIT_COVERAGE, SCORES, CoverageForm, DotForm, Score, get_score, list_scores, register_score
+from attnjax.ops.scores import (
+    LOGIT_COVERAGE,
+    SCORES,
+    CoverageForm,
+    DotForm,
+    Score,
+    get_score,
+    list_scores,
+    register_score,
+)
 from attnjax.ops.softmax import mask_logits, masked_softmax, softmax_weighted_sum
 
 __all__ = [
