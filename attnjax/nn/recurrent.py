@@ -109,43 +109,34 @@ class AttentionDecoderCell(nn.Module):
 
     @nn.compact
     def __call__(self, carry, x: Array, memory: Array, memory_mask: Array):
-        if self.coverage:
-            return self._covered_step(carry, x, memory, memory_mask)
-        rnn_carry, feed = carry
+        rnn_carry, feed, *coverage = carry  # coverage: [] or [coverage [batch, src_len]]
         rnn_carry, h = get_cell(self.cell)(self.hidden_size, dtype=self.dtype, name="rnn")(
             rnn_carry, jnp.concatenate([x, feed], axis=-1)
         )
         if self.score is None:
+            if self.coverage:
+                raise ValueError("coverage sums attention weights: it needs a score, got score=None")
             context = jnp.zeros_like(h)
             weights = jnp.zeros(memory.shape[:2], jnp.float32)
             state = h
-        else:
-            context, weights = Attention(
-                num_heads=self.num_heads, score=self.score, qkv_features=self.hidden_size,
-                out_features=self.hidden_size, sow_weights=False, dtype=self.dtype, name="attention",
-            )(h[:, None], memory, ops.key_padding_mask(memory_mask), return_weights=True)
-            context, weights = context[:, 0], jnp.mean(weights[:, :, 0], axis=1)
-            combine = nn.Dense(self.hidden_size, dtype=self.dtype, name="combine")
-            state = jnp.tanh(combine(jnp.concatenate([h, context], axis=-1)))
-        return (rnn_carry, state), (state, context, weights)
-
-    def _covered_step(self, carry, x, memory, memory_mask):
-        if self.score is None:
-            raise ValueError("coverage sums attention weights: it needs a score, got score=None")
-        rnn_carry, feed, coverage = carry
-        rnn_carry, h = get_cell(self.cell)(self.hidden_size, dtype=self.dtype, name="rnn")(
-            rnn_carry, jnp.concatenate([x, feed], axis=-1)
-        )
-        context, covered = Attention(
+            return (rnn_carry, state), (state, context, weights)
+        attend = Attention(
             num_heads=self.num_heads, score=self.score, qkv_features=self.hidden_size,
-            out_features=self.hidden_size, sow_weights=False, coverage=True, dtype=self.dtype,
+            out_features=self.hidden_size, sow_weights=False, coverage=self.coverage, dtype=self.dtype,
             name="attention",
-        )(h[:, None], memory, ops.key_padding_mask(memory_mask), coverage=coverage)
-        loss = ops.coverage_loss(covered.weights, covered.coverage)[:, 0]
-        context, weights = context[:, 0], jnp.mean(covered.weights[:, :, 0], axis=1)
+        )
+        extra_carry, extra_out = (), ()
+        if self.coverage:
+            context, covered = attend(h[:, None], memory, ops.key_padding_mask(memory_mask), coverage=coverage[0])
+            weights = covered.weights
+            extra_carry = (covered.final_coverage,)
+            extra_out = (ops.coverage_loss(covered.weights, covered.coverage)[:, 0],)
+        else:
+            context, weights = attend(h[:, None], memory, ops.key_padding_mask(memory_mask), return_weights=True)
+        context, weights = context[:, 0], jnp.mean(weights[:, :, 0], axis=1)
         combine = nn.Dense(self.hidden_size, dtype=self.dtype, name="combine")
         state = jnp.tanh(combine(jnp.concatenate([h, context], axis=-1)))
-        return (rnn_carry, state, covered.final_coverage), (state, context, weights, loss)
+        return (rnn_carry, state, *extra_carry), (state, context, weights, *extra_out)
 
 
 class RNNDecoder(nn.Module):
