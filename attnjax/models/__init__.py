@@ -11,6 +11,7 @@ from attnjax.models.seq2seq_rnn import Seq2SeqRNN
 from attnjax.models.seq2seq_transformer import Seq2SeqTransformer
 from attnjax.models.components import ENCODERS, POOLINGS
 from attnjax.models.config import DTYPES, NO_ATTENTION, ModelConfig, to_config
+from attnjax.models.encoder_decoder import AUX_LOSSES
 from attnjax.models.decoding import beam_decode, beam_search, greedy_decode, greedy_search
 from attnjax.models.registry import (
     MODELS, ModelSpec, build_model, example_inputs, init_model, validate, with_attention,
@@ -18,6 +19,7 @@ from attnjax.models.registry import (
 from attnjax.models.summary import count_params, model_summary, summarize
 
 __all__ = [
+    "AUX_LOSSES",
     "DTYPES",
     "ENCODERS",
     "MODELS",

@@ -55,6 +55,11 @@ class Classifier(nn.Module):
 def check_classifier(config: ModelConfig) -> None:
     check_choice("encoder", config.encoder, ENCODERS.names())
     check_choice("pooling", config.pooling, POOLINGS.names())
+    if config.coverage:
+        raise ValueError(
+            "config.coverage=True is not allowed for model='classifier': coverage is for a decoder "
+            "attending the source (seq2seq_rnn, seq2seq_transformer); set coverage=False"
+        )
     if config.attention == NO_ATTENTION:
         # The baseline has no attention anywhere, and a [CLS] token without token mixing sees
         # only itself: mean pooling is the one pooling that fits.

@@ -30,7 +30,7 @@ def layer_config(config: ModelConfig, score: Optional[Score], *, rotary: bool = 
         dropout_rate=config.dropout_rate, attention_dropout_rate=config.attention_dropout_rate,
         pre_norm=config.pre_norm, rotary=rotary, use_chunked=config.use_chunked,
         query_chunk_size=config.query_chunk_size, key_chunk_size=config.key_chunk_size,
-        dtype=config.compute_dtype,
+        dtype=config.compute_dtype, coverage=config.coverage,
     )
 
 

@@ -49,6 +49,11 @@ class ModelConfig:
       pooling_hidden, num_hops: sizes of ``structured`` pooling.
       cell: ``lstm`` or ``gru``, for ``seq2seq_rnn``.
       pointer: ``seq2seq_rnn`` with the pointer-generator copy mechanism (See et al. 2017).
+      coverage: seq2seq models: the decoder's attention over the source (the RNN's attention, the
+        Transformer's cross-attention) reads the coverage, the sum of the earlier steps'
+        attention, and a coverage loss is added (See et al. 2017, section 2.3). Needs attention
+        and the full (not chunked) attention weights.
+      coverage_loss_weight: weight of the coverage loss, a number >= 0 (See et al. used 1).
       use_chunked, query_chunk_size, key_chunk_size: memory-efficient attention (no weights sown).
       pad_id: padding token id.
       unk_id: unknown-word token id (the tokenizers' shared id 3), what word dropout writes.
@@ -79,6 +84,8 @@ class ModelConfig:
     num_hops: int = 1
     cell: str = "lstm"
     pointer: bool = False
+    coverage: bool = False
+    coverage_loss_weight: float = 1.0
     use_chunked: bool = False
     query_chunk_size: Optional[int] = None  # None: chosen by attnjax.ops.chunked_attention
     key_chunk_size: Optional[int] = None
@@ -164,6 +171,23 @@ def check_common(config: ModelConfig) -> None:
         value = getattr(config, field)
         if not 0.0 <= value < 1.0:
             raise ValueError(f"config.{field}={value!r} is not allowed; expected a number in [0, 1)")
+    if not isinstance(config.coverage, bool):
+        raise ValueError(f"config.coverage={config.coverage!r} is not allowed; expected True or False")
+    weight = config.coverage_loss_weight
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight < float("inf"):
+        raise ValueError(
+            f"config.coverage_loss_weight={weight!r} is not allowed; expected a finite number >= 0"
+        )
+    if config.coverage and config.attention == NO_ATTENTION:
+        raise ValueError(
+            "config.coverage=True is not allowed with attention='none': coverage sums attention "
+            f"weights; choose one of: {', '.join(ops.list_scores())}, or set coverage=False"
+        )
+    if config.coverage and config.use_chunked:
+        raise ValueError(
+            "config.coverage=True is not allowed with use_chunked=True: coverage sums the attention "
+            "weights, which chunked attention never builds; set one of them to False"
+        )
     for field in ("pad_id", "unk_id"):
         value = getattr(config, field)
         if not 0 <= value < config.vocab_size:

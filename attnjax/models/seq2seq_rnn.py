@@ -15,6 +15,13 @@ words must already be mapped to ids (e.g. a per-batch OOV range reserved inside 
 Log-probabilities are valid logits (``log_softmax`` leaves them unchanged), so the same
 cross-entropy loss trains both.
 
+``coverage=True`` (See et al. 2017, section 2.3) gives the attention a coverage vector, the sum
+of the attention distributions of the steps before; the score reads it (additive: ``w_c c_i`` inside
+its tanh; any other score: a learned per-head ``w_c * c_i`` added to its logits). The coverage is
+part of the decoder's carry, so of the decoding cache, and the per-step coverage loss
+``sum_i min(a_i, c_i)`` times ``coverage_loss_weight`` is sown as the auxiliary loss ``coverage``
+(:meth:`EncoderDecoder.sow_loss`).
+
 ``dtype="bfloat16"`` (or ``float16``) runs every layer in that dtype on float32 parameters (the
 recurrent carry, and so the decoding cache, too); the copy distribution and the outputs are float32.
 """
@@ -46,7 +53,7 @@ class Seq2SeqRNN(EncoderDecoder):
         self.bridge = [nn.Dense(cfg.d_model, dtype=dtype, name=f"bridge_{i}") for i in range(2)]
         self.decoder = ann.RNNDecoder(
             cfg.cell, cfg.d_model, score=score, num_heads=cfg.num_heads, decode=self.decode,
-            dtype=dtype,
+            dtype=dtype, coverage=cfg.coverage,
         )
         self.logits = nn.Dense(cfg.vocab_size, dtype=dtype)
         if cfg.pointer:
@@ -68,7 +75,11 @@ class Seq2SeqRNN(EncoderDecoder):
     def decode_logits(self, encoded: Encoded, targets_in: Array, *, deterministic: bool = True) -> Array:
         """``targets_in [batch, tgt_len]`` -> ``[batch, tgt_len, vocab]`` (log-probs with ``pointer``)."""
         y = self.dropout(self.embed(targets_in), deterministic=deterministic)
-        states, contexts, weights = self.decoder(y, encoded["carry"], encoded["memory"], encoded["mask"])
+        states, contexts, weights, *coverage_loss = self.decoder(
+            y, encoded["carry"], encoded["memory"], encoded["mask"]
+        )
+        for loss in coverage_loss:  # one with config.coverage, none without
+            self.sow_loss("coverage", self.config.coverage_loss_weight * loss)
         logits = self.logits(self.dropout(states, deterministic=deterministic)).astype(jnp.float32)
         if not self.config.pointer:
             return logits

@@ -9,6 +9,12 @@ cross-attention.
 For decoding (:mod:`attnjax.models.decoding`): ``encode`` runs once, then a clone with
 ``decode=True`` calls ``decode_step`` one token at a time, its keys/values cached.
 
+``coverage=True`` gives every decoder layer's cross-attention coverage (See et al. 2017): the score
+reads the sum of the layer's cross-attention weights (heads averaged) at the earlier target
+positions (additive: ``w_c c_i`` in its tanh; any other score: a learned per-head ``w_c * c_i`` on its
+logits), the coverage is cached when decoding, and the coverage loss ``sum_i min(a_i, c_i)``,
+averaged over layers, times ``coverage_loss_weight`` is sown as the auxiliary loss ``coverage``.
+
 ``dtype="bfloat16"`` (or ``float16``) runs every layer in that dtype on float32 parameters (the
 key/value cache takes it too); logits and log-probs come back as float32.
 """
@@ -52,6 +58,9 @@ class Seq2SeqTransformer(EncoderDecoder):
         """``targets_in [batch, tgt_len]`` -> logits ``[batch, tgt_len, vocab]`` float32."""
         y = self.dropout(self.target_positions(self.embed(targets_in)), deterministic=deterministic)
         y = self.decoder(y, encoded["memory"], encoded["mask"], deterministic=deterministic)
+        if self.config.coverage:
+            y, loss = y
+            self.sow_loss("coverage", self.config.coverage_loss_weight * loss)
         return self.logits(y).astype(jnp.float32)
 
 

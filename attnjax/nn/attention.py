@@ -10,6 +10,12 @@ The weights ``[batch, heads, q_len, kv_len]`` are sown as ``intermediates/attent
 them with ``apply(..., mutable=["intermediates"])``. The chunked path never builds them, so then
 nothing is sown.
 
+With ``coverage=True`` (See et al. 2017; :mod:`attnjax.ops.coverage`) the score also reads the
+coverage, the attention each key already had from the query steps before (its parameters, from
+``Score.init_coverage``, are the module parameter ``coverage``), and the call returns
+``(out, covered)`` with the :class:`attnjax.ops.Covered` weights and coverages. A decoder carries
+``covered.final_coverage`` into its next call.
+
 With ``decode=True`` the module keeps projected keys and values in the ``cache`` collection (as
 ``flax.linen.MultiHeadDotProductAttention`` does): initialise with the full-length input to size the
 cache, then feed one position per call.
@@ -46,6 +52,8 @@ class Attention(nn.Module):
       decode: keep a key/value cache for autoregressive decoding (self-attention only).
       use_chunked, query_chunk_size, key_chunk_size: O(length) memory path (no weights sown).
       sow_weights: sow the attention weights (off when the caller collects them itself).
+      coverage: the score reads the coverage of earlier query steps (cross-attention of a decoder;
+        not with ``decode``, ``use_chunked``, ``rotary`` or ``is_causal``).
       dtype: compute dtype of the projections and of q/k/v (None: inferred from inputs and
         params); the scores, the softmax and the returned weights stay float32.
     """
@@ -62,6 +70,7 @@ class Attention(nn.Module):
     query_chunk_size: Optional[int] = None  # None: chosen by attnjax.ops.chunked_attention
     key_chunk_size: Optional[int] = None
     sow_weights: bool = True
+    coverage: bool = False
     dtype: Any = None
     precision: Any = None
 
@@ -75,10 +84,15 @@ class Attention(nn.Module):
         is_causal: bool = False,
         deterministic: bool = True,
         return_weights: bool = False,
+        coverage: Optional[Array] = None,
     ):
-        """Returns ``[batch, q_len, out_features]``, or ``(out, weights [batch, heads, q_len, kv_len])``.
+        """Returns ``[batch, q_len, out_features]``, or ``(out, weights [batch, heads, q_len, kv_len])``;
+        with ``self.coverage``, ``(out, covered)`` (:class:`attnjax.ops.Covered`, its ``out`` the
+        projected output too).
 
         ``mask [batch|1, heads|1, q_len|1, kv_len|1]`` bool, True where a query may attend a key.
+        ``coverage [batch, kv_len]``: the coverage before the first query (``self.coverage`` only;
+        None: zeros).
         """
         score = ops.get_score(self.score)
         if inputs_kv is None:
@@ -92,6 +106,14 @@ class Attention(nn.Module):
         head_dim = qkv_features // self.num_heads
         if return_weights and self.use_chunked:
             raise ValueError("use_chunked=True never builds the attention weights; return_weights must be False")
+        if coverage is not None and not self.coverage:
+            raise ValueError("a coverage vector was given to an Attention with coverage=False; set coverage=True")
+        if self.coverage and (self.decode or self.use_chunked or self.rotary or is_causal):
+            raise ValueError(
+                f"coverage=True sums the weights over query steps of a cross-attention; got "
+                f"decode={self.decode}, use_chunked={self.use_chunked}, rotary={self.rotary}, "
+                f"is_causal={is_causal}, expected all False (a decoder carries the coverage itself)"
+            )
 
         project = functools.partial(
             nn.DenseGeneral, features=(self.num_heads, head_dim), axis=-1, use_bias=self.use_bias,
@@ -103,6 +125,9 @@ class Attention(nn.Module):
         score_params = None
         if score.has_params:
             score_params = self.param("score", lambda rng: score.init(rng, self.num_heads, head_dim))
+
+        if self.coverage:
+            return self._covered(query, key, value, mask, coverage, score, score_params, deterministic, features)
 
         q_positions = jnp.arange(query.shape[1])[None]
         k_positions = jnp.arange(key.shape[1])[None]
@@ -139,6 +164,28 @@ class Attention(nn.Module):
             dtype=self.dtype, precision=self.precision, name="out",
         )(out)
         return (out, weights) if return_weights else out
+
+    def _covered(self, query, key, value, mask, coverage, score, score_params, deterministic, features):
+        """The coverage path: ``(out, covered)``, its weights sown like the plain path's."""
+        head_dim = query.shape[-1]
+        coverage_params = self.param(
+            "coverage", lambda rng: score.init_coverage(rng, self.num_heads, head_dim, score_params)
+        )
+        dropout_rng = None
+        if self.dropout_rate > 0.0 and not deterministic:
+            dropout_rng = self.make_rng("dropout")
+        covered = ops.coverage_attention(
+            query, key, value, mask, coverage, score=score, score_params=score_params,
+            coverage_params=coverage_params, dropout_rng=dropout_rng, dropout_rate=self.dropout_rate,
+            deterministic=deterministic, dtype=self.dtype, precision=self.precision,
+        )
+        if self.sow_weights:
+            self.sow("intermediates", "attention_weights", covered.weights)
+        out = nn.DenseGeneral(
+            features=self.out_features or features, axis=(-2, -1), use_bias=self.use_bias,
+            dtype=self.dtype, precision=self.precision, name="out",
+        )(covered.out)
+        return out, covered._replace(out=out)
 
     def _use_cache(self, query, key, value, mask, q_positions, is_causal):
         """Writes this step's key/value into the cache and attends over the cached prefix.

@@ -6,7 +6,9 @@
   the previous token and the previous attentional state ("input feeding"), its output attends the
   encoder states with any registered score (``additive`` = Bahdanau, ``dot``/``general`` = Luong),
   and ``tanh(W [h; context])`` is the new attentional state. ``score=None`` drops the attention:
-  the plain encoder-decoder that only passes the final encoder state.
+  the plain encoder-decoder that only passes the final encoder state. With ``coverage`` the carry
+  also holds the coverage, the sum of the earlier steps' attention (See et al. 2017), which the
+  score reads; each step returns its coverage loss ``sum_i min(a_i, c_i)``.
 - :class:`RNNDecoder`: the cell scanned over time; with ``decode=True`` its carry lives in the
   ``cache`` collection, so it decodes one token per call like the Transformer decoder.
 
@@ -89,11 +91,13 @@ class RNNEncoder(nn.Module):
 
 
 class AttentionDecoderCell(nn.Module):
-    """One decoder step; carry ``(rnn_carry, attentional_state [batch, hidden])``.
+    """One decoder step; carry ``(rnn_carry, attentional_state [batch, hidden])``, plus ``coverage
+    [batch, src_len]`` (float32) with ``coverage``.
 
     ``__call__(carry, x [batch, features], memory [batch, src_len, mem_features], memory_mask
     [batch, src_len])`` returns ``(carry, (state [batch, hidden], context [batch, hidden],
     weights [batch, src_len]))``; the weights are averaged over heads (zeros without attention).
+    With ``coverage`` the outputs also hold the step's coverage loss ``[batch]``.
     """
 
     cell: str = "lstm"
@@ -101,26 +105,38 @@ class AttentionDecoderCell(nn.Module):
     score: Optional[Union[str, Score]] = "additive"
     num_heads: int = 1
     dtype: Any = None
+    coverage: bool = False
 
     @nn.compact
     def __call__(self, carry, x: Array, memory: Array, memory_mask: Array):
-        rnn_carry, feed = carry
+        rnn_carry, feed, *coverage = carry  # coverage: [] or [coverage [batch, src_len]]
         rnn_carry, h = get_cell(self.cell)(self.hidden_size, dtype=self.dtype, name="rnn")(
             rnn_carry, jnp.concatenate([x, feed], axis=-1)
         )
         if self.score is None:
+            if self.coverage:
+                raise ValueError("coverage sums attention weights: it needs a score, got score=None")
             context = jnp.zeros_like(h)
             weights = jnp.zeros(memory.shape[:2], jnp.float32)
             state = h
+            return (rnn_carry, state), (state, context, weights)
+        attend = Attention(
+            num_heads=self.num_heads, score=self.score, qkv_features=self.hidden_size,
+            out_features=self.hidden_size, sow_weights=False, coverage=self.coverage, dtype=self.dtype,
+            name="attention",
+        )
+        extra_carry, extra_out = (), ()
+        if self.coverage:
+            context, covered = attend(h[:, None], memory, ops.key_padding_mask(memory_mask), coverage=coverage[0])
+            weights = covered.weights
+            extra_carry = (covered.final_coverage,)
+            extra_out = (ops.coverage_loss(covered.weights, covered.coverage)[:, 0],)
         else:
-            context, weights = Attention(
-                num_heads=self.num_heads, score=self.score, qkv_features=self.hidden_size,
-                out_features=self.hidden_size, sow_weights=False, dtype=self.dtype, name="attention",
-            )(h[:, None], memory, ops.key_padding_mask(memory_mask), return_weights=True)
-            context, weights = context[:, 0], jnp.mean(weights[:, :, 0], axis=1)
-            combine = nn.Dense(self.hidden_size, dtype=self.dtype, name="combine")
-            state = jnp.tanh(combine(jnp.concatenate([h, context], axis=-1)))
-        return (rnn_carry, state), (state, context, weights)
+            context, weights = attend(h[:, None], memory, ops.key_padding_mask(memory_mask), return_weights=True)
+        context, weights = context[:, 0], jnp.mean(weights[:, :, 0], axis=1)
+        combine = nn.Dense(self.hidden_size, dtype=self.dtype, name="combine")
+        state = jnp.tanh(combine(jnp.concatenate([h, context], axis=-1)))
+        return (rnn_carry, state, *extra_carry), (state, context, weights, *extra_out)
 
 
 class RNNDecoder(nn.Module):
@@ -128,7 +144,9 @@ class RNNDecoder(nn.Module):
 
     ``__call__(y [batch, tgt_len, features], initial_rnn_carry, memory, memory_mask)`` returns
     ``(states, contexts)`` ``[batch, tgt_len, hidden]`` and ``weights [batch, tgt_len, src_len]``,
-    which are also sown as ``intermediates/attention_weights`` (``[batch, 1, tgt_len, src_len]``).
+    which are also sown as ``intermediates/attention_weights`` (``[batch, 1, tgt_len, src_len]``);
+    with ``coverage`` also the coverage loss of each step, ``[batch, tgt_len]`` (the coverage is
+    part of the carry, so of the cache).
     With ``decode=True`` (after ``init``), ``y`` holds one token and the carry is cached; the first
     call starts from ``initial_rnn_carry``.
     """
@@ -139,6 +157,7 @@ class RNNDecoder(nn.Module):
     num_heads: int = 1
     decode: bool = False
     dtype: Any = None
+    coverage: bool = False
 
     @nn.compact
     def __call__(self, y: Array, initial_rnn_carry: Any, memory: Array, memory_mask: Array):
@@ -148,12 +167,14 @@ class RNNDecoder(nn.Module):
             split_rngs={"params": False},
             in_axes=(1, nn.broadcast, nn.broadcast),
             out_axes=1,
-        )(self.cell, self.hidden_size, self.score, self.num_heads, self.dtype, name="step")
+        )(self.cell, self.hidden_size, self.score, self.num_heads, self.dtype, self.coverage, name="step")
         if self.dtype is not None:
             # lax.scan needs the carry in the dtype the step returns; the cache then has it too.
             y = y.astype(self.dtype)
             initial_rnn_carry = jax.tree.map(lambda c: c.astype(self.dtype), initial_rnn_carry)
         carry = (initial_rnn_carry, jnp.zeros((y.shape[0], self.hidden_size), y.dtype))
+        if self.coverage:
+            carry = carry + (jnp.zeros(memory.shape[:2], jnp.float32),)  # nothing attended yet
         if self.decode:
             is_initialized = self.has_variable("cache", "carry")
             cached = self.variable("cache", "carry", lambda: carry)
@@ -161,11 +182,11 @@ class RNNDecoder(nn.Module):
             if is_initialized:
                 first = position.value == 0
                 carry = jax.tree.map(lambda new, old: jnp.where(first, new, old), carry, cached.value)
-                carry, (states, contexts, weights) = step(carry, y, memory, memory_mask)
+                carry, outputs = step(carry, y, memory, memory_mask)
                 cached.value = carry
                 position.value = position.value + y.shape[1]
-                return states, contexts, weights
-        _, (states, contexts, weights) = step(carry, y, memory, memory_mask)
+                return outputs
+        _, outputs = step(carry, y, memory, memory_mask)
         if self.score is not None:
-            self.sow("intermediates", "attention_weights", weights[:, None])
-        return states, contexts, weights
+            self.sow("intermediates", "attention_weights", outputs[2][:, None])
+        return outputs

@@ -6,6 +6,11 @@ the stable default) or after (the original post-norm). ``LayerConfig.score=None`
 attention sub-layer of the encoder, leaving a position-wise MLP over a bag of embeddings: the
 no-attention baseline.
 
+``LayerConfig.coverage`` gives the decoder's cross-attention coverage (See et al. 2017;
+:mod:`attnjax.ops.coverage`): each layer's cross-attention reads the sum of its own earlier
+positions' weights (heads averaged), carried in the ``cache`` collection when decoding, and the
+decoder returns ``(y, coverage_loss [batch, tgt_len])``, the loss averaged over layers.
+
 ``LayerConfig.dtype`` is the compute dtype of every projection, layer norm and attention (e.g.
 ``jnp.bfloat16``); parameters stay float32 and the attention softmax runs in float32 regardless.
 """
@@ -17,6 +22,7 @@ from typing import Any, Callable, Optional, Union
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from attnjax import ops
 from attnjax.nn.attention import Attention
@@ -41,13 +47,15 @@ class LayerConfig:
     query_chunk_size: Optional[int] = None  # None: chosen by attnjax.ops.chunked_attention
     key_chunk_size: Optional[int] = None
     dtype: Any = None  # compute dtype; None: inferred from inputs and (float32) params
+    coverage: bool = False  # the decoder's cross-attention reads and is penalised by coverage
 
-    def attention(self, *, name: str, rotary: bool = False, decode: bool = False) -> Attention:
+    def attention(self, *, name: str, rotary: bool = False, decode: bool = False,
+                  coverage: bool = False) -> Attention:
         return Attention(
             num_heads=self.num_heads, score=self.score, dropout_rate=self.attention_dropout_rate,
             rotary=rotary, decode=decode, use_chunked=self.use_chunked,
             query_chunk_size=self.query_chunk_size, key_chunk_size=self.key_chunk_size,
-            dtype=self.dtype, name=name,
+            coverage=coverage, dtype=self.dtype, name=name,
         )
 
 
@@ -107,7 +115,11 @@ class EncoderLayer(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    """Causal self-attention (cached when ``decode``), cross-attention, feed-forward."""
+    """Causal self-attention (cached when ``decode``), cross-attention, feed-forward.
+
+    With ``config.coverage`` it returns ``(y, coverage_loss [batch, tgt_len])``; the coverage is
+    the ``cache`` variable ``coverage [batch, src_len]`` when decoding.
+    """
 
     config: LayerConfig
     decode: bool = False
@@ -128,16 +140,42 @@ class DecoderLayer(nn.Module):
             y, lambda h: self_attend(h, is_causal=True, deterministic=deterministic),
             deterministic=deterministic,
         )
-        cross_attend = cfg.attention(name="cross_attention")
         cross_mask = ops.key_padding_mask(encoded_mask)
-        y = residual("cross_attention_block")(
-            y, lambda h: cross_attend(h, encoded, cross_mask, deterministic=deterministic),
-            deterministic=deterministic,
-        )
+        if cfg.coverage:
+            y, loss = self._covered_cross_attention(y, encoded, cross_mask, residual, deterministic)
+        else:
+            cross_attend = cfg.attention(name="cross_attention")
+            y = residual("cross_attention_block")(
+                y, lambda h: cross_attend(h, encoded, cross_mask, deterministic=deterministic),
+                deterministic=deterministic,
+            )
         ffn = FeedForward(cfg.mlp_dim, cfg.dropout_rate, cfg.dtype, name="feed_forward")
-        return residual("feed_forward_block")(
+        y = residual("feed_forward_block")(
             y, lambda h: ffn(h, deterministic=deterministic), deterministic=deterministic
         )
+        return (y, loss) if cfg.coverage else y
+
+    def _covered_cross_attention(self, y, encoded, cross_mask, residual, deterministic):
+        cross_attend = self.config.attention(name="cross_attention", coverage=True)
+        start = None  # training: zeros before the first position
+        if self.decode:
+            # The cache starts at zeros, the coverage before the first position; init only sizes it.
+            is_initialized = self.has_variable("cache", "coverage")
+            cached = self.variable("cache", "coverage", jnp.zeros, encoded.shape[:2], jnp.float32)
+            start = cached.value if is_initialized else None
+        covered = {}
+
+        def attend(h):
+            out, covered["value"] = cross_attend(
+                h, encoded, cross_mask, coverage=start, deterministic=deterministic
+            )
+            return out
+
+        y = residual("cross_attention_block")(y, attend, deterministic=deterministic)
+        c = covered["value"]
+        if self.decode and is_initialized:
+            cached.value = c.final_coverage
+        return y, ops.coverage_loss(c.weights, c.coverage)
 
 
 class TransformerEncoder(nn.Module):
@@ -167,11 +205,16 @@ class TransformerDecoder(nn.Module):
     def __call__(
         self, y: Array, encoded: Array, encoded_mask: Array, *, deterministic: bool = True
     ) -> Array:
-        """``y [batch, tgt_len, d_model]`` -> ``[batch, tgt_len, d_model]``."""
+        """``y [batch, tgt_len, d_model]`` -> ``[batch, tgt_len, d_model]``; with ``config.coverage``
+        ``(y, coverage_loss [batch, tgt_len])``, the layers' mean."""
+        losses = []
         for i in range(self.num_layers):
             y = DecoderLayer(self.config, self.decode, name=f"layer_{i}")(
                 y, encoded, encoded_mask, deterministic=deterministic
             )
+            if self.config.coverage:
+                y, loss = y
+                losses.append(loss)
         if self.config.pre_norm:
             y = nn.LayerNorm(dtype=self.config.dtype, name="final_norm")(y)
-        return y
+        return (y, sum(losses) / len(losses)) if self.config.coverage else y

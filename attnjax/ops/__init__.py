@@ -12,6 +12,7 @@ Shapes follow ``jax.nn.dot_product_attention``: ``[batch, length, heads, head_di
 from attnjax.ops.attention import attention, attention_implementation, dropout_keep_mask
 from attnjax.ops.backends import BACKENDS, AttentionCall, Backend, BackendChoice, choose_backend
 from attnjax.ops.chunked import chunked_attention
+from attnjax.ops.coverage import Covered, coverage_attention, coverage_loss
 from attnjax.ops.masks import (
     attention_mask,
     causal_mask,
@@ -21,7 +22,16 @@ from attnjax.ops.masks import (
     padding_mask_from_ids,
 )
 from attnjax.ops.pooling import attention_pooling, attention_pooling_init, pooling_penalty
-from attnjax.ops.scores import SCORES, DotForm, Score, get_score, list_scores, register_score
+from attnjax.ops.scores import (
+    LOGIT_COVERAGE,
+    SCORES,
+    CoverageForm,
+    DotForm,
+    Score,
+    get_score,
+    list_scores,
+    register_score,
+)
 from attnjax.ops.softmax import mask_logits, masked_softmax, softmax_weighted_sum
 
 __all__ = [
@@ -29,6 +39,9 @@ __all__ = [
     "AttentionCall",
     "Backend",
     "BackendChoice",
+    "CoverageForm",
+    "Covered",
+    "LOGIT_COVERAGE",
     "SCORES",
     "DotForm",
     "Score",
@@ -41,6 +54,8 @@ __all__ = [
     "choose_backend",
     "chunked_attention",
     "combine_masks",
+    "coverage_attention",
+    "coverage_loss",
     "dropout_keep_mask",
     "get_score",
     "key_padding_mask",

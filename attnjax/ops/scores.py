@@ -24,6 +24,12 @@ name           query'                                      key', key_bias
 
 (gaussian drops ``-|q|^2 / (2 sigma^2)``, constant along a softmax row.)
 
+Coverage (See et al. 2017; :mod:`attnjax.ops.coverage`) adds ``coverage [B, Lq, Lk]``, the attention
+already paid to each key, to a score. How is the score's own business (``Score.coverage``): additive
+puts ``w_c c`` inside its tanh, ``v . tanh(W q + U k + w_c c + b)`` with ``w_c [h, a]`` (as in the
+paper); every other score takes :data:`LOGIT_COVERAGE`, a learned per-head ``w_c [h]`` times ``c``
+added to its logits.
+
 =============  ==========================================================  ============================
 name           logit                                                       parameters (per head h)
 =============  ==========================================================  ============================
@@ -81,6 +87,36 @@ DotFormFn = Callable[..., DotForm]
 
 
 @dataclasses.dataclass(frozen=True)
+class CoverageForm:
+    """How a score reads the coverage vector.
+
+    Attributes:
+      init_fn: ``init_fn(rng, num_heads, head_dim, score_params) -> coverage_params``.
+      logits_fn: ``logits_fn(fn, query, key, score_params, coverage_params, coverage, precision=None)
+        -> logits``: the score ``fn``'s float32 logits ``[B, H, Lq, Lk]`` with ``coverage
+        [B, Lq, Lk]`` (float32, the same for every head) in them.
+    """
+
+    init_fn: Callable[..., Params]
+    logits_fn: Callable[..., Array]
+
+
+def _logit_coverage_init(rng, num_heads, head_dim, score_params):
+    # Zero: a model with coverage starts out scoring as one without, and learns how much to use it.
+    del rng, head_dim, score_params
+    return {"w_c": jnp.zeros((num_heads,), _F32)}
+
+
+def _logit_coverage_logits(fn, query, key, score_params, coverage_params, coverage, precision=None):
+    logits = fn(query, key, score_params, precision=precision)
+    return logits + coverage_params["w_c"].astype(_F32)[None, :, None, None] * coverage[:, None].astype(_F32)
+
+
+# The default coverage of a score: ``w_c[h] * coverage`` added to its logits.
+LOGIT_COVERAGE = CoverageForm(_logit_coverage_init, _logit_coverage_logits)
+
+
+@dataclasses.dataclass(frozen=True)
 class Score:
     """A named attention score.
 
@@ -96,6 +132,8 @@ class Score:
         chunked attention sizes its blocks by it.
       dot_form: ``dot_form(query, key, params, precision=None) -> DotForm``, or None for a score
         that is no dot product (additive); call it through :meth:`as_dot`.
+      coverage: how coverage enters this score (:class:`CoverageForm`; default
+        :data:`LOGIT_COVERAGE`); call it through :meth:`init_coverage` and :meth:`coverage_logits`.
     """
 
     name: str
@@ -104,6 +142,7 @@ class Score:
     description: str = ""
     pair_width: Callable[[Params], int] = lambda params: 1
     dot_form: Optional[DotFormFn] = None
+    coverage: CoverageForm = LOGIT_COVERAGE
 
     @property
     def has_params(self) -> bool:
@@ -140,6 +179,23 @@ class Score:
                 raise ValueError(f"score {self.name!r} has no parameters; got options {sorted(options)}")
             return None
         return self.init_fn(rng, num_heads, head_dim, **options)
+
+    def init_coverage(self, rng: Array, num_heads: int, head_dim: int, params: Params = None) -> Params:
+        """Parameters of this score's coverage term (``params``: the score's own, which may size it)."""
+        check_params(self, params)
+        return self.coverage.init_fn(rng, num_heads, head_dim, params)
+
+    def coverage_logits(self, query: Array, key: Array, params: Params, coverage_params: Params,
+                        coverage: Array, precision=None) -> Array:
+        """float32 logits ``[B, H, Lq, Lk]`` with ``coverage [B, Lq, Lk]`` in them; query
+        ``[B, Lq, H, D]``, key ``[B, Lk, H, D]``."""
+        check_params(self, params)
+        b, lq, lk = query.shape[0], query.shape[1], key.shape[1]
+        if coverage.shape != (b, lq, lk):
+            raise ValueError(
+                f"coverage has shape {coverage.shape}; expected [batch, q_len, k_len] = {(b, lq, lk)}"
+            )
+        return self.coverage.logits_fn(self.fn, query, key, params, coverage_params, coverage, precision=precision)
 
 
 def check_params(score: Score, params: Params) -> None:
@@ -242,17 +298,39 @@ def general_init(rng, num_heads, head_dim, dtype=_F32):
 # --- additive (Bahdanau) --------------------------------------------------------------------------
 
 
-def additive_score(query, key, params, precision=None):
+def _additive_logits(query, key, params, extra=None, precision=None):
+    """v . tanh(W q + U k + b + extra); ``extra`` float32 ``[B, H, Lq, Lk, A]`` or None."""
     dtype = query.dtype
     wq = jnp.einsum("bqhd,hda->bhqa", query, params["query_kernel"].astype(dtype), precision=precision)
     uk = jnp.einsum("bkhd,hda->bhka", key, params["key_kernel"].astype(dtype), precision=precision)
     # [B, H, Lq, Lk, A]: the memory this needs is why long inputs go through the chunked version.
-    hidden = jnp.tanh(
+    pre = (
         wq[:, :, :, None, :].astype(_F32)
         + uk[:, :, None, :, :].astype(_F32)
         + params["bias"].astype(_F32)[None, :, None, None, :]
     )
+    hidden = jnp.tanh(pre if extra is None else pre + extra)
     return jnp.einsum("bhqka,ha->bhqk", hidden, params["v"].astype(_F32), precision=precision)
+
+
+def additive_score(query, key, params, precision=None):
+    return _additive_logits(query, key, params, precision=precision)
+
+
+def additive_coverage_init(rng, num_heads, head_dim, score_params):
+    # w_c has the hidden size a of the tanh layer; zero, as for LOGIT_COVERAGE.
+    del rng, head_dim
+    return {"w_c": jnp.zeros((num_heads, score_params["v"].shape[-1]), _F32)}
+
+
+def additive_coverage_logits(fn, query, key, score_params, coverage_params, coverage, precision=None):
+    # See et al. (2017), eq. 11: e_i = v . tanh(W_h h_i + W_s s_t + w_c c_i + b).
+    del fn
+    extra = coverage.astype(_F32)[:, None, :, :, None] * coverage_params["w_c"].astype(_F32)[None, :, None, None, :]
+    return _additive_logits(query, key, score_params, extra, precision=precision)
+
+
+ADDITIVE_COVERAGE = CoverageForm(additive_coverage_init, additive_coverage_logits)
 
 
 def additive_init(rng, num_heads, head_dim, hidden_dim: Optional[int] = None, dtype=_F32):
@@ -336,7 +414,7 @@ for _score in (
     Score("scaled_dot", scaled_dot_score, None, "q . k / sqrt(d)", dot_form=scaled_dot_as_dot),
     Score("general", general_score, general_init, "q W k (Luong bilinear)", dot_form=general_as_dot),
     Score("additive", additive_score, additive_init, "v . tanh(W q + U k + b) (Bahdanau)",
-          pair_width=lambda params: params["v"].shape[-1]),
+          pair_width=lambda params: params["v"].shape[-1], coverage=ADDITIVE_COVERAGE),
     Score("cosine", cosine_score, cosine_init, "temperature * cos(q, k)", dot_form=cosine_as_dot),
     Score("gaussian", gaussian_score, gaussian_init, "-|q - k|^2 / (2 sigma^2)", dot_form=gaussian_as_dot),
 ):

@@ -1,6 +1,10 @@
 """The ``summarization`` task: teacher-forced token cross-entropy; loss, perplexity, ROUGE and the
 share of repeated trigrams of decoded text.
 
+The training loss adds the auxiliary per-token losses a model sows (:data:`attnjax.models.AUX_LOSSES`,
+e.g. the coverage loss), masked and averaged like the cross-entropy, and reports each as the metric
+``<name>_loss``; evaluation's loss and perplexity are the cross-entropy alone.
+
 The decoder reads ``bos`` then the summary and predicts the summary then ``eos``; both ids are the
 tokenizer's (:meth:`attnjax.train.Task.for_tokenizer` binds them). Attention maps: the
 cross-attention (the RNN decoder's attention, or the last Transformer decoder layer's) while the
@@ -19,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.models import beam_decode, greedy_decode
+from attnjax.models import AUX_LOSSES, beam_decode, greedy_decode
 from attnjax.train import metrics as metric_lib
 from attnjax.train.tasks import (
     TASKS, Batch, EvalContext, Task, padded_ids, sown_weights, token_strings, weighted_cross_entropy,
@@ -39,22 +43,30 @@ def shift_right(targets: Array, bos_id: int) -> Array:
 def _token_losses(model: nn.Module, params: Any, batch: Batch, bos_id: int, deterministic: bool, rng=None):
     rngs = None if deterministic else {"dropout": rng}
     targets_in = shift_right(batch["targets"], bos_id)
-    logits = model.apply(
-        {"params": params}, batch["inputs"], targets_in, deterministic=deterministic, rngs=rngs
+    logits, state = model.apply(
+        {"params": params}, batch["inputs"], targets_in, deterministic=deterministic, rngs=rngs,
+        mutable=[AUX_LOSSES],
     )
     weights = batch["target_mask"].astype(jnp.float32) * batch["example_mask"].astype(jnp.float32)[:, None]
-    return weighted_cross_entropy(logits, batch["targets"], weights), weights, logits
+    # name -> [B, T] weighted per-token loss; a name sown more than once (by several layers) adds up.
+    aux = {name: sum(jax.tree.leaves(sown)) * weights for name, sown in state.get(AUX_LOSSES, {}).items()}
+    return weighted_cross_entropy(logits, batch["targets"], weights), weights, logits, aux
 
 
 def summarization_loss(model: nn.Module, params: Any, batch: Batch, rng: Array, step: Array, *, bos_id: int):
     del step
-    losses, weights, logits = _token_losses(model, params, batch, bos_id, deterministic=False, rng=rng)
+    losses, weights, logits, aux = _token_losses(model, params, batch, bos_id, deterministic=False, rng=rng)
     correct = (jnp.argmax(logits, -1) == batch["targets"]).astype(jnp.float32) * weights
-    return losses.sum(), {"weight": weights.sum(), "token_accuracy": correct.sum()}
+    total = losses.sum()
+    for loss in aux.values():
+        total = total + loss.sum()
+    sums = {"weight": weights.sum(), "token_accuracy": correct.sum()}
+    sums.update({f"{name}_loss": loss.sum() for name, loss in aux.items()})
+    return total, sums
 
 
 def summarization_predict(model: nn.Module, params: Any, batch: Batch, *, bos_id: int) -> dict:
-    losses, weights, _ = _token_losses(model, params, batch, bos_id, deterministic=True)
+    losses, weights, _, _ = _token_losses(model, params, batch, bos_id, deterministic=True)
     return {"loss_sum": losses.sum(-1), "tokens": weights.sum(-1)}
 
 
