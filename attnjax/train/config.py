@@ -47,7 +47,12 @@ PRESENTATION_FIELDS = (("train", "progress"), ("train", "log_every"))
 # Fields added after runs were recorded, with the value that computes what those runs did: at that
 # value run_key leaves them out, so a recorded run keeps its key (compare.py reuses its results and
 # its workdir resumes) instead of looking like another config.
-LATER_FIELDS = ((("eval", "no_repeat_ngram_size"), 0), (("eval", "min_decode_length"), 0))
+LATER_FIELDS = (
+    (("eval", "no_repeat_ngram_size"), 0),
+    (("eval", "min_decode_length"), 0),
+    (("model", "coverage"), False),
+    (("model", "coverage_loss_weight"), 1.0),
+)
 
 
 def default_config() -> ml_collections.ConfigDict:
