@@ -27,7 +27,7 @@ split on the best-validation checkpoint; ``grid.contrasts`` are the findings it 
 paired 95% interval with its verdict against the paper; ``grid.targets`` adds the first
 validation step reaching a fixed quality.
 
-Expected (2-core CPU, 2026-12-02, a 2048^3 float32 matmul at 193 GFLOP/s): 27 runs in about 9
+Expected (2-core CPU, 2026-12-02, a 2048^3 float32 matmul at 193-207 GFLOP/s): 27 runs in about 9.5
 minutes with 2 workers; README "The default grid" has the measured table, time and verdicts.
 """
 
