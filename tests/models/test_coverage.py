@@ -2,6 +2,8 @@
 
 import zlib
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,8 +11,8 @@ import pytest
 
 from attnjax import ops
 from attnjax.models import build_model, example_inputs, greedy_decode, beam_decode
-from attnjax.models.decoding import init_cache, make_step_fn
 from attnjax.train.summarization import shift_right, summarization_loss
+from decoding_testing import teacher_forced_steps
 
 BASE = dict(vocab_size=20, d_model=16, num_heads=2, num_layers=1, num_decoder_layers=2, mlp_dim=32,
             max_length=12, dropout_rate=0.0)
@@ -197,19 +199,7 @@ def test_summarization_loss_adds_the_weighted_coverage_loss_and_trains_w_c(built
 def test_cached_decoding_carries_the_coverage(built, fast):
     model, params, apply = built
 
-    def teacher_forced_steps(params, source, targets_in):
-        encoded = model.apply({"params": params}, source, method=model.encode)
-        step_fn = make_step_fn(model, params, encoded)
-        cache = init_cache(model, encoded, source.shape[0], targets_in.shape[1])
-
-        def step(cache, tokens):
-            log_probs, cache = step_fn(tokens, cache)
-            return cache, log_probs
-
-        _, log_probs = jax.lax.scan(step, cache, targets_in.T)
-        return jnp.swapaxes(log_probs, 0, 1)
-
-    stepped = fast(teacher_forced_steps, params, SOURCE, TARGETS_IN)(params, SOURCE, TARGETS_IN)
+    stepped = fast(functools.partial(teacher_forced_steps, model), params, SOURCE, TARGETS_IN)(params, SOURCE, TARGETS_IN)
     full = jax.nn.log_softmax(apply(params, SOURCE, TARGETS_IN)[0], axis=-1)
     np.testing.assert_allclose(stepped, full, atol=1e-4)
 

@@ -1,12 +1,15 @@
 """Seq2seq models: padding, causality, cached decoding, greedy and beam search."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from attnjax.models import beam_decode, build_model, example_inputs, greedy_decode
-from attnjax.models.decoding import init_cache, length_penalty, make_step_fn
+from attnjax.models.decoding import length_penalty
+from decoding_testing import teacher_forced_steps
 
 BASE = dict(vocab_size=20, d_model=16, num_heads=2, num_layers=2, num_decoder_layers=2, mlp_dim=32,
             max_length=12, dropout_rate=0.0)
@@ -48,19 +51,7 @@ def test_decoder_does_not_look_ahead(built):
 def test_cached_decoding_equals_full_recomputation(built, fast):
     model, params, apply = built
 
-    def teacher_forced_steps(params, source, targets_in):
-        encoded = model.apply({"params": params}, source, method=model.encode)
-        step_fn = make_step_fn(model, params, encoded)
-        cache = init_cache(model, encoded, source.shape[0], targets_in.shape[1])
-
-        def step(cache, tokens):
-            log_probs, cache = step_fn(tokens, cache)
-            return cache, log_probs
-
-        _, log_probs = jax.lax.scan(step, cache, targets_in.T)
-        return jnp.swapaxes(log_probs, 0, 1)
-
-    stepped = fast(teacher_forced_steps, params, SOURCE, TARGETS_IN)(params, SOURCE, TARGETS_IN)
+    stepped = fast(functools.partial(teacher_forced_steps, model), params, SOURCE, TARGETS_IN)(params, SOURCE, TARGETS_IN)
     full = jax.nn.log_softmax(apply(params, SOURCE, TARGETS_IN), axis=-1)
     np.testing.assert_allclose(stepped, full, atol=1e-4)
 
