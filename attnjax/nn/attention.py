@@ -85,6 +85,7 @@ class Attention(nn.Module):
         deterministic: bool = True,
         return_weights: bool = False,
         coverage: Optional[Array] = None,
+        key_value: Optional[tuple[Array, Array]] = None,
     ):
         """Returns ``[batch, q_len, out_features]``, or ``(out, weights [batch, heads, q_len, kv_len])``;
         with ``self.coverage``, ``(out, covered)`` (:class:`attnjax.ops.Covered`, its ``out`` the
@@ -93,8 +94,14 @@ class Attention(nn.Module):
         ``mask [batch|1, heads|1, q_len|1, kv_len|1]`` bool, True where a query may attend a key.
         ``coverage [batch, kv_len]``: the coverage before the first query (``self.coverage`` only;
         None: zeros).
+        ``key_value``: keys and values already projected, each ``[batch, kv_len, heads, head_dim]``,
+        instead of ``inputs_kv`` (which must then be None): a decoder that attends the same memory
+        at every step projects it once, outside its time loop (:class:`attnjax.nn.RNNDecoder`), and
+        this module's own key/value projections are not created.
         """
         score = ops.get_score(self.score)
+        if key_value is not None and inputs_kv is not None:
+            raise ValueError("give either inputs_kv (to be projected here) or key_value (projected), not both")
         if inputs_kv is None:
             inputs_kv = inputs_q
         features = inputs_q.shape[-1]
@@ -120,8 +127,18 @@ class Attention(nn.Module):
             dtype=self.dtype, precision=self.precision,
         )
         query = project(name="query")(inputs_q)
-        key = project(name="key")(inputs_kv)
-        value = project(name="value")(inputs_kv)
+        if key_value is None:
+            key = project(name="key")(inputs_kv)
+            value = project(name="value")(inputs_kv)
+        else:
+            key, value = key_value
+            expected = (key.shape[0], key.shape[1], self.num_heads, head_dim)
+            if key.shape != expected or value.shape != expected:
+                raise ValueError(
+                    f"key_value must be two [batch, kv_len, heads, head_dim] = {expected} arrays, got "
+                    f"{key.shape} and {value.shape}; project them with features=(num_heads, "
+                    f"qkv_features // num_heads) = {(self.num_heads, head_dim)}"
+                )
         score_params = None
         if score.has_params:
             score_params = self.param("score", lambda rng: score.init(rng, self.num_heads, head_dim))

@@ -18,6 +18,7 @@ included; parameters stay float32. ``None`` infers it from the inputs and (float
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional, Union
 
 import flax.linen as nn
@@ -94,9 +95,11 @@ class AttentionDecoderCell(nn.Module):
     """One decoder step; carry ``(rnn_carry, attentional_state [batch, hidden])``, plus ``coverage
     [batch, src_len]`` (float32) with ``coverage``.
 
-    ``__call__(carry, x [batch, features], memory [batch, src_len, mem_features], memory_mask
-    [batch, src_len])`` returns ``(carry, (state [batch, hidden], context [batch, hidden],
-    weights [batch, src_len]))``; the weights are averaged over heads (zeros without attention).
+    ``__call__(carry, x [batch, features], memory, memory_mask [batch, src_len])`` returns
+    ``(carry, (state [batch, hidden], context [batch, hidden], weights [batch, src_len]))``; the
+    weights are averaged over heads (zeros without attention). ``memory`` is the encoder states'
+    keys and values, each ``[batch, src_len, heads, hidden // heads]``, projected once by
+    :class:`RNNDecoder` (None without attention).
     With ``coverage`` the outputs also hold the step's coverage loss ``[batch]``.
     """
 
@@ -117,7 +120,7 @@ class AttentionDecoderCell(nn.Module):
             if self.coverage:
                 raise ValueError("coverage sums attention weights: it needs a score, got score=None")
             context = jnp.zeros_like(h)
-            weights = jnp.zeros(memory.shape[:2], jnp.float32)
+            weights = jnp.zeros(memory_mask.shape, jnp.float32)
             state = h
             return (rnn_carry, state), (state, context, weights)
         attend = Attention(
@@ -127,12 +130,16 @@ class AttentionDecoderCell(nn.Module):
         )
         extra_carry, extra_out = (), ()
         if self.coverage:
-            context, covered = attend(h[:, None], memory, ops.key_padding_mask(memory_mask), coverage=coverage[0])
+            context, covered = attend(
+                h[:, None], mask=ops.key_padding_mask(memory_mask), coverage=coverage[0], key_value=memory
+            )
             weights = covered.weights
             extra_carry = (covered.final_coverage,)
             extra_out = (ops.coverage_loss(covered.weights, covered.coverage)[:, 0],)
         else:
-            context, weights = attend(h[:, None], memory, ops.key_padding_mask(memory_mask), return_weights=True)
+            context, weights = attend(
+                h[:, None], mask=ops.key_padding_mask(memory_mask), return_weights=True, key_value=memory
+            )
         context, weights = context[:, 0], jnp.mean(weights[:, :, 0], axis=1)
         combine = nn.Dense(self.hidden_size, dtype=self.dtype, name="combine")
         state = jnp.tanh(combine(jnp.concatenate([h, context], axis=-1)))
@@ -159,6 +166,23 @@ class RNNDecoder(nn.Module):
     dtype: Any = None
     coverage: bool = False
 
+    def _project(self, memory: Array) -> Optional[tuple[Array, Array]]:
+        """The attention's keys and values of ``memory``, each ``[batch, src_len, heads, hidden // heads]``.
+
+        Projected once per sequence here, outside the time loop: projected inside each step, as
+        a self-contained attention layer would, they cost ``2 * src_len * mem_features * hidden``
+        multiply-adds per target token, most of a pointer-generator's training step.
+        """
+        if self.score is None:
+            return None
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"num_heads={self.num_heads} must divide hidden_size={self.hidden_size}")
+        project = functools.partial(
+            nn.DenseGeneral, features=(self.num_heads, self.hidden_size // self.num_heads), axis=-1,
+            dtype=self.dtype,
+        )
+        return project(name="memory_key")(memory), project(name="memory_value")(memory)
+
     @nn.compact
     def __call__(self, y: Array, initial_rnn_carry: Any, memory: Array, memory_mask: Array):
         step = nn.scan(
@@ -173,8 +197,10 @@ class RNNDecoder(nn.Module):
             y = y.astype(self.dtype)
             initial_rnn_carry = jax.tree.map(lambda c: c.astype(self.dtype), initial_rnn_carry)
         carry = (initial_rnn_carry, jnp.zeros((y.shape[0], self.hidden_size), y.dtype))
+        source = memory
+        memory = self._project(memory)
         if self.coverage:
-            carry = carry + (jnp.zeros(memory.shape[:2], jnp.float32),)  # nothing attended yet
+            carry = carry + (jnp.zeros(source.shape[:2], jnp.float32),)  # nothing attended yet
         if self.decode:
             is_initialized = self.has_variable("cache", "carry")
             cached = self.variable("cache", "carry", lambda: carry)

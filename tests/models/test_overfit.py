@@ -84,8 +84,11 @@ def test_overfits_tiny_batch(name, attention, variant, fast):
     model = build_model({**BASE, **variant, "model": name, "attention": attention})
     loss = _loss_fn(model, name)
     # A high learning rate overfits in few steps; clipping keeps it from blowing up a tiny model.
-    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(0.03))
-    steps = 150
+    # At 0.03 the GRU pointer-generator with cosine attention stalled on one of its initialisations
+    # with p_gen near 0.5 on two target tokens (loss ln(4)/14 = 0.099 for hundreds of steps); 0.01
+    # for 250 steps fits every case.
+    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(0.01))
+    steps = 250
 
     def train(rng):
         params = model.init(rng, *example_inputs(model.config, 2, 8))["params"]
