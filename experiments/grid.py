@@ -66,6 +66,10 @@ for _score in ("dot", "scaled_dot", "general", "additive", "cosine", "gaussian")
 VARIANTS.register("multihead_scaled_dot", Variant("multi-head scaled_dot", "scaled_dot", multi_head=True))
 VARIANTS.register("multihead_additive", Variant("multi-head additive", "additive", multi_head=True))
 VARIANTS.register("multihead_dot", Variant("multi-head dot", "dot", multi_head=True))
+# Vaswani et al. (2017), section 3.2.1: the scale matters at large key width. One head of d_k=256
+# in the same d_model=64 model (q/k/v projected to 256, the output back to 64).
+VARIANTS.register("dot_k256", Variant("dot, d_k=256", "dot", model_fields=(("attention_features", 256),)))
+VARIANTS.register("scaled_dot_k256", Variant("scaled_dot, d_k=256", "scaled_dot", model_fields=(("attention_features", 256),)))
 # The pointer-generator's ablation (See et al. 2017): the same attention, no copying.
 VARIANTS.register("scaled_dot_no_pointer", Variant("scaled_dot, no pointer", "scaled_dot", model_fields=(("pointer", False),)))
 

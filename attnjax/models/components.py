@@ -30,7 +30,7 @@ def layer_config(config: ModelConfig, score: Optional[Score], *, rotary: bool = 
         dropout_rate=config.dropout_rate, attention_dropout_rate=config.attention_dropout_rate,
         pre_norm=config.pre_norm, rotary=rotary, use_chunked=config.use_chunked,
         query_chunk_size=config.query_chunk_size, key_chunk_size=config.key_chunk_size,
-        dtype=config.compute_dtype, coverage=config.coverage,
+        dtype=config.compute_dtype, coverage=config.coverage, attention_features=config.attention_features,
     )
 
 
@@ -138,7 +138,7 @@ POOLINGS.register(
     "attention",
     PoolingSpec(
         lambda cfg, score: ann.QueryAttentionPooling(
-            cfg.num_heads, score, dtype=cfg.compute_dtype, name="pooling"
+            cfg.num_heads, score, qkv_features=cfg.attention_features, dtype=cfg.compute_dtype, name="pooling"
         ),
         uses_attention=True,
     ),

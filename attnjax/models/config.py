@@ -34,6 +34,10 @@ class ModelConfig:
       num_classes: classifier outputs.
       d_model: embedding / hidden size; RNN hidden size.
       num_heads: attention heads (1 = single-head attention); must divide ``d_model``.
+      attention_features: classifier and Transformer models: the q/k/v width of every attention
+        layer (so ``d_k = attention_features / num_heads``); None: ``d_model``. The key width of
+        Vaswani et al. (2017)'s scaling argument, separate from the model width; must be a
+        multiple of ``num_heads``.
       num_layers, num_decoder_layers: Transformer encoder / decoder depth.
       mlp_dim: Transformer feed-forward width.
       dropout_rate, attention_dropout_rate: in [0, 1).
@@ -68,6 +72,7 @@ class ModelConfig:
     num_classes: int = 2
     d_model: int = 32
     num_heads: int = 4
+    attention_features: Optional[int] = None
     num_layers: int = 2
     num_decoder_layers: int = 2
     mlp_dim: int = 64
@@ -115,7 +120,7 @@ POSITIVE_FIELDS = (
     "vocab_size", "num_classes", "d_model", "num_heads", "num_layers", "num_decoder_layers",
     "mlp_dim", "max_length", "pooling_hidden", "num_hops",
 )
-OPTIONAL_POSITIVE_FIELDS = ("query_chunk_size", "key_chunk_size")  # None or a positive integer
+OPTIONAL_POSITIVE_FIELDS = ("query_chunk_size", "key_chunk_size", "attention_features")  # None or a positive integer
 
 
 def to_config(config: Any = None, **overrides: Any) -> ModelConfig:
@@ -166,6 +171,11 @@ def check_common(config: ModelConfig) -> None:
         raise ValueError(
             f"config.num_heads={config.num_heads} does not divide config.d_model={config.d_model}; "
             f"expected one of: {', '.join(map(str, divisors))}"
+        )
+    if config.attention_features is not None and config.attention_features % config.num_heads:
+        raise ValueError(
+            f"config.num_heads={config.num_heads} does not divide config.attention_features="
+            f"{config.attention_features}; expected a multiple of num_heads, or None (d_model)"
         )
     for field in ("dropout_rate", "attention_dropout_rate", "embedding_dropout_rate", "word_dropout_rate"):
         value = getattr(config, field)

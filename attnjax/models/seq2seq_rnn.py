@@ -9,7 +9,9 @@ final encoder state (Sutskever et al. 2014; Cho et al. 2014).
 ``__call__(inputs [batch, src_len], targets_in [batch, tgt_len])`` -> ``[batch, tgt_len, vocab]``.
 Without ``pointer`` these are logits. With ``pointer`` (the pointer-generator of See et al. 2017)
 they are log-probabilities of ``p_gen * P_vocab + (1 - p_gen) * P_copy``, where ``P_copy`` puts the
-attention weight of each source position on that position's token id. The extended vocabulary is
+attention weight of each source position on that position's token id. With several heads the
+copy weights are a learned per-step mixture of the heads (starting from their mean; see
+:class:`attnjax.nn.AttentionDecoderCell`), so the pointer can copy with the heads that point. The extended vocabulary is
 the vocabulary itself: source tokens are copied by their (in-vocabulary) ids, so out-of-vocabulary
 words must already be mapped to ids (e.g. a per-batch OOV range reserved inside ``vocab_size``).
 Log-probabilities are valid logits (``log_softmax`` leaves them unchanged), so the same
@@ -68,7 +70,7 @@ class Seq2SeqRNN(EncoderDecoder):
         self.bridge = [nn.Dense(cfg.d_model, dtype=dtype, name=f"bridge_{i}") for i in range(2)]
         self.decoder = ann.RNNDecoder(
             cfg.cell, cfg.d_model, score=score, num_heads=cfg.num_heads, decode=self.decode,
-            dtype=dtype, coverage=cfg.coverage,
+            dtype=dtype, coverage=cfg.coverage, mix_heads=cfg.pointer,
         )
         self.logits = nn.Dense(cfg.vocab_size, dtype=dtype)
         if cfg.pointer:
@@ -116,4 +118,7 @@ def check_seq2seq_rnn(config: ModelConfig) -> None:
 
 
 # Copying points with the attention weights: without attention there is nothing to point with.
-MODELS.register("seq2seq_rnn", ModelSpec(Seq2SeqRNN, check_seq2seq_rnn, token_inputs(2), {"pointer": False}))
+# Without attention there is nothing to copy with and no attention to cover.
+MODELS.register(
+    "seq2seq_rnn", ModelSpec(Seq2SeqRNN, check_seq2seq_rnn, token_inputs(2), {"pointer": False, "coverage": False})
+)

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import flax.linen as nn
 import jax
@@ -69,6 +69,7 @@ class QueryAttentionPooling(nn.Module):
 
     num_heads: int = 1
     score: Union[str, Score] = "scaled_dot"
+    qkv_features: Optional[int] = None  # q/k/v width; None: the features of x
     dtype: Any = None
 
     @nn.compact
@@ -77,6 +78,7 @@ class QueryAttentionPooling(nn.Module):
         dtype = x.dtype if self.dtype is None else self.dtype
         query = jnp.broadcast_to(query.astype(dtype), (x.shape[0], 1, x.shape[-1]))
         attend = Attention(
-            num_heads=self.num_heads, score=self.score, dtype=self.dtype, name="attention"
+            num_heads=self.num_heads, score=self.score, qkv_features=self.qkv_features, dtype=self.dtype,
+            name="attention"
         )
         return attend(query, x, ops.key_padding_mask(mask))[:, 0]

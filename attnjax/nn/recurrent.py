@@ -97,7 +97,9 @@ class AttentionDecoderCell(nn.Module):
 
     ``__call__(carry, x [batch, features], memory, memory_mask [batch, src_len])`` returns
     ``(carry, (state [batch, hidden], context [batch, hidden], weights [batch, src_len]))``; the
-    weights are averaged over heads (zeros without attention). ``memory`` is the encoder states'
+    weights are averaged over heads (zeros without attention), or, with ``mix_heads`` and several
+    heads, mixed by learned per-step shares ``softmax(W [h; context])`` over heads: what a
+    pointer-generator copies with (below). ``memory`` is the encoder states'
     keys and values, each ``[batch, src_len, heads, hidden // heads]``, projected once by
     :class:`RNNDecoder` (None without attention).
     With ``coverage`` the outputs also hold the step's coverage loss ``[batch]``.
@@ -109,6 +111,7 @@ class AttentionDecoderCell(nn.Module):
     num_heads: int = 1
     dtype: Any = None
     coverage: bool = False
+    mix_heads: bool = False
 
     @nn.compact
     def __call__(self, carry, x: Array, memory: Array, memory_mask: Array):
@@ -140,10 +143,28 @@ class AttentionDecoderCell(nn.Module):
             context, weights = attend(
                 h[:, None], mask=ops.key_padding_mask(memory_mask), return_weights=True, key_value=memory
             )
-        context, weights = context[:, 0], jnp.mean(weights[:, :, 0], axis=1)
+        context, weights = context[:, 0], self._combine_heads(weights[:, :, 0], h, context[:, 0])
         combine = nn.Dense(self.hidden_size, dtype=self.dtype, name="combine")
         state = jnp.tanh(combine(jnp.concatenate([h, context], axis=-1)))
         return (rnn_carry, state, *extra_carry), (state, context, weights, *extra_out)
+
+
+    def _combine_heads(self, weights: Array, h: Array, context: Array) -> Array:
+        """``weights [batch, heads, src_len]`` -> ``[batch, src_len]``.
+
+        Copying with the heads' mean, as a single-head pointer copies with its one head, blurs the
+        copy distribution as soon as the heads specialise (one follows the position, another the
+        content): the mean of a peaked and a flat head is half flat. With ``mix_heads`` a learned
+        per-step share of each head picks the heads to copy with (Gehrmann et al. 2018 copy with one
+        fixed head of a Transformer). Its kernel starts at zero, so training starts from the mean.
+        """
+        if not self.mix_heads or self.num_heads == 1:
+            return jnp.mean(weights, axis=1)
+        shares = nn.Dense(self.num_heads, kernel_init=nn.initializers.zeros, dtype=self.dtype, name="copy_heads")(
+            jnp.concatenate([h, context], axis=-1)
+        )
+        shares = jax.nn.softmax(shares.astype(jnp.float32), axis=-1)
+        return jnp.einsum("bh,bhs->bs", shares, weights.astype(jnp.float32))
 
 
 class RNNDecoder(nn.Module):
@@ -155,7 +176,8 @@ class RNNDecoder(nn.Module):
     with ``coverage`` also the coverage loss of each step, ``[batch, tgt_len]`` (the coverage is
     part of the carry, so of the cache).
     With ``decode=True`` (after ``init``), ``y`` holds one token and the carry is cached; the first
-    call starts from ``initial_rnn_carry``.
+    call starts from ``initial_rnn_carry``. ``mix_heads``: the returned (and sown) weights are
+    the learned mixture of heads of :class:`AttentionDecoderCell`, not their mean.
     """
 
     cell: str = "lstm"
@@ -165,6 +187,7 @@ class RNNDecoder(nn.Module):
     decode: bool = False
     dtype: Any = None
     coverage: bool = False
+    mix_heads: bool = False
 
     def _project(self, memory: Array) -> Optional[tuple[Array, Array]]:
         """The attention's keys and values of ``memory``, each ``[batch, src_len, heads, hidden // heads]``.
@@ -191,7 +214,8 @@ class RNNDecoder(nn.Module):
             split_rngs={"params": False},
             in_axes=(1, nn.broadcast, nn.broadcast),
             out_axes=1,
-        )(self.cell, self.hidden_size, self.score, self.num_heads, self.dtype, self.coverage, name="step")
+        )(self.cell, self.hidden_size, self.score, self.num_heads, self.dtype, self.coverage, self.mix_heads,
+          name="step")
         if self.dtype is not None:
             # lax.scan needs the carry in the dtype the step returns; the cache then has it too.
             y = y.astype(self.dtype)

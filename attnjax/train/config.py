@@ -52,6 +52,7 @@ LATER_FIELDS = (
     (("eval", "min_decode_length"), 0),
     (("model", "coverage"), False),
     (("model", "coverage_loss_weight"), 1.0),
+    (("model", "attention_features"), None),
 )
 
 
@@ -85,6 +86,7 @@ def default_config() -> ml_collections.ConfigDict:
     # None by default, but typed: --config.model.query_chunk_size=64 must parse as an int.
     config.model.query_chunk_size = ml_collections.FieldReference(None, field_type=int)
     config.model.key_chunk_size = ml_collections.FieldReference(None, field_type=int)
+    config.model.attention_features = ml_collections.FieldReference(None, field_type=int)
 
     config.optimizer = ml_collections.ConfigDict()
     config.optimizer.learning_rate = 1e-3

@@ -11,7 +11,9 @@ from experiments import grid as grid_lib
 
 REPO = Path(__file__).resolve().parents[2]
 
-GRID_FILES = sorted({*compare.PRESETS.values(), "grid_sst2_accelerator.py", "grid_imdb_accelerator.py"})
+GRID_FILES = sorted({
+    *compare.PRESETS.values(), "grid_sst2_accelerator.py", "grid_imdb_accelerator.py", "grid_cnn_dailymail_accelerator.py",
+})
 
 
 @pytest.mark.parametrize("name", GRID_FILES)
@@ -43,3 +45,30 @@ def test_sst2_recipe_trains_a_few_steps(tmp_path):
     assert compare.main(args) == 0
     table = (results / "table.md").read_text()
     assert "| additive |" in table and "| TF-IDF uni+bigrams + logistic regression |" in table
+
+
+def test_cnn_dailymail_recipe_trains_and_beam_decodes_a_few_steps(tmp_path):
+    import gzip
+    import json
+
+    data = tmp_path / "cnn_dailymail"
+    data.mkdir()
+    words = "the mayor said on monday that the new bridge over the river will open in june after delays".split()
+    for split, count in (("train", 48), ("validation", 6)):
+        with gzip.open(data / f"{split}.jsonl.gz", "wt") as f:
+            for i in range(count):
+                article = " ".join(words[i % 5:] + words[: i % 5]) + " . " + " ".join(words[::-1]) + " ."
+                f.write(json.dumps({"article": article, "abstract": f"<s> {' '.join(words[i % 5: i % 5 + 8])} . </s>"}) + "\n")
+    results = tmp_path / "results"
+    args = ["--preset", "cnn_dailymail", "--data", str(data), "--variants", "dot", "--steps", "2",
+            "--set", "train.eval_every=2", "--set", "train.batch_size=8", "--set", "data.vocab_size=32",
+            "--set", "eval.max_decode_length=12", "--set", "eval.min_decode_length=4",
+            "--results", str(results), "--workers", "1", "--no-plots"]
+    assert compare.main(args) == 0
+    table = (results / "table.md").read_text()
+    assert "| dot |" in table and "| Lead-3 (first 3 sentences) |" in table
+    run = next((results / "runs" / "cnn_dailymail" / "dot").iterdir())
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert config["eval"]["decode"] == "beam" and config["eval"]["no_repeat_ngram_size"] == 3
+    predictions = [json.loads(line) for line in (run / "predictions_validation.jsonl").read_text().splitlines()]
+    assert len(predictions) == 6 and all(len(p["prediction"].split()) >= 1 for p in predictions)

@@ -187,3 +187,15 @@ def test_decoders_hold_eos_back_until_min_length(built, fast):
     beams = decode(beam_decode, beam_size=3, min_length=min_length).reshape(-1, MAX_LEN)
     for seq in [*decode(greedy_decode, min_length=min_length), *beams]:
         assert first_eos(seq.tolist()) >= min_length, seq
+
+
+def test_copy_distribution_is_the_one_hot_product():
+    from attnjax.models.seq2seq_rnn import copy_distribution
+
+    weights = jax.nn.softmax(jax.random.normal(jax.random.key(0), (2, 3, 5)), axis=-1)
+    ids = jnp.array([[4, 7, 4, 1, 0], [2, 2, 2, 9, 3]], jnp.int32)  # repeated ids add up
+    one_hot = lambda w: jnp.einsum("bts,bsv->btv", w, jax.nn.one_hot(ids, 10))  # noqa: E731
+    np.testing.assert_allclose(copy_distribution(weights, ids, 10), one_hot(weights), atol=1e-7)
+    probe = jax.random.normal(jax.random.key(1), (2, 3, 10))
+    grad = lambda f: jax.grad(lambda w: jnp.sum(f(w) * probe))(weights)  # noqa: E731
+    np.testing.assert_allclose(grad(lambda w: copy_distribution(w, ids, 10)), grad(one_hot), atol=1e-6)

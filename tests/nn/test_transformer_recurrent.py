@@ -100,3 +100,54 @@ def test_rnn_decoder_cache_matches_full_pass(score, fast):
     run = lambda v, c, y: _step_through(stepper, v, c, y, carry0, memory, SRC_MASK)[0]  # noqa: E731
     stepped = fast(run, variables, cache, TGT)(variables, cache, TGT)
     np.testing.assert_allclose(stepped, states, atol=1e-5)
+
+
+def test_attention_with_projected_key_value_matches_projecting_itself():
+    # RNNDecoder projects its memory once and passes key_value=; the result is the same attention.
+    layer = ann.Attention(num_heads=2, score="general", qkv_features=D)
+    query = TGT[:, :1]
+    mask = SRC_MASK[:, None, None, :]
+    variables = layer.init(jax.random.key(3), query, SRC, mask)
+    expected, expected_weights = layer.apply(variables, query, SRC, mask, return_weights=True)
+    params = variables["params"]
+    project = lambda name: jnp.einsum("bld,dhk->blhk", SRC, params[name]["kernel"]) + params[name]["bias"]  # noqa: E731
+    got, weights = layer.apply(
+        variables, query, mask=mask, return_weights=True, key_value=(project("key"), project("value"))
+    )
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(weights, expected_weights, atol=1e-6)
+
+
+def test_attention_rejects_key_value_it_cannot_use():
+    layer = ann.Attention(num_heads=2, qkv_features=D)
+    query = TGT[:, :1]
+    keys = jnp.zeros((B, LS, 2, D // 2))
+    variables = layer.init(jax.random.key(3), query, SRC)
+    with pytest.raises(ValueError, match="either inputs_kv .* or key_value"):
+        layer.apply(variables, query, SRC, key_value=(keys, keys))
+    with pytest.raises(ValueError, match=r"key_value must be two \[batch, kv_len, heads, head_dim\]"):
+        layer.apply(variables, query, key_value=(keys[..., :3], keys))
+
+
+def _decoder_weights(mix_heads, params=None):
+    memory = jax.random.normal(jax.random.key(5), (B, LS, 12))
+    carry0 = jnp.full((B, D), 0.1)
+    decoder = ann.RNNDecoder("lstm", D, score="scaled_dot", num_heads=4, mix_heads=mix_heads)
+    carry0 = (carry0, carry0)
+    variables = {"params": params} if params is not None else decoder.init(jax.random.key(2), TGT, carry0, memory, SRC_MASK)
+    _, _, weights = decoder.apply(variables, TGT, carry0, memory, SRC_MASK)
+    return variables["params"], weights
+
+
+def test_mixed_heads_start_as_the_heads_mean_and_stay_a_distribution():
+    params, mean_weights = _decoder_weights(False)
+    mixed_params, mixed = _decoder_weights(True)
+    assert "copy_heads" in mixed_params["step"] and "copy_heads" not in params["step"]
+    np.testing.assert_allclose(mixed, mean_weights, atol=1e-6)  # zero kernel: the mean
+    # A non-zero mixing kernel gives another distribution over the source, still masked.
+    kernel = mixed_params["step"]["copy_heads"]["kernel"]
+    mixed_params["step"]["copy_heads"]["kernel"] = jax.random.normal(jax.random.key(9), kernel.shape) * 3.0
+    _, moved = _decoder_weights(True, mixed_params)
+    assert float(jnp.max(jnp.abs(moved - mean_weights))) > 1e-2
+    np.testing.assert_allclose(moved.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(moved[0, :, 4:], 0.0)
