@@ -66,3 +66,19 @@ def test_registry_lists_models_and_builds_each():
     assert set(MODELS.names()) == {"classifier", "seq2seq_transformer", "seq2seq_rnn"}
     for name in MODELS.names():
         assert build_model({"model": name}).config.model == name
+
+
+def test_attention_features_sets_the_key_width_apart_from_the_model_width():
+    import jax
+
+    from attnjax.models import init_model
+
+    config = {"model": "classifier", "attention": "dot", "d_model": 16, "num_heads": 1, "num_layers": 1,
+              "pooling": "attention", "attention_features": 48, "vocab_size": 20}
+    _, params = init_model(config, jax.random.key(0))
+    layer = params["encoder"]["transformer"]["layer_0"]["self_attention"]
+    assert layer["query"]["kernel"].shape == (16, 1, 48)  # d_model 16 -> one head of d_k 48
+    assert layer["out"]["kernel"].shape == (1, 48, 16)
+    assert params["pooling"]["attention"]["key"]["kernel"].shape == (16, 1, 48)
+    with pytest.raises(ValueError, match=r"num_heads=4 does not divide config.attention_features=18"):
+        validate({**config, "num_heads": 4, "attention_features": 18})
