@@ -126,7 +126,9 @@ def load_grid(path: str | Path) -> ml_collections.ConfigDict:
 class Contrast:
     """A finding the table tests: ``variant`` minus ``baseline`` on ``benchmark`` (paired, per
     example, seed-matched), against what the ``reference`` paper reports (``expected``: +1
-    ``variant`` better, -1 worse, 0 no difference); ``claim`` says it in words for the table."""
+    ``variant`` better, -1 worse, 0 no difference); ``claim`` says it in words for the table.
+    ``margin`` (points of the metric, for ``expected=0``): the difference that still counts as
+    "similar"; an interval inside ``[-margin, +margin]`` agrees even when it excludes 0."""
 
     benchmark: str
     variant: str
@@ -134,6 +136,7 @@ class Contrast:
     reference: str
     expected: int = 1
     claim: str = ""
+    margin: float = 0.0
 
 
 def contrasts(grid: ml_collections.ConfigDict) -> dict[str, Contrast]:

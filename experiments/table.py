@@ -170,12 +170,15 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
     return rows
 
 
-def verdict(expected: int, interval: tuple[float, float, float]) -> str:
+def verdict(expected: int, interval: tuple[float, float, float], margin: float = 0.0) -> str:
     """Whether a paired difference ``(mean, low, high)`` agrees with the direction a paper reports
-    (``expected`` +1: the variant better, -1: worse, 0: no difference)."""
+    (``expected`` +1: the variant better, -1: worse, 0: no difference, where an interval inside
+    ``[-margin, +margin]`` also agrees)."""
     _, low, high = interval
     resolved = 1 if low > 0 else -1 if high < 0 else 0
     if expected == 0:
+        if resolved != 0 and margin > 0 and -margin <= low and high <= margin:
+            return f"agrees (within ±{margin:g})"
         return "agrees (no difference resolved)" if resolved == 0 else f"differs: variant {'ahead' if resolved > 0 else 'behind'}"
     if resolved == 0:
         return "not resolved (the interval includes 0)"
@@ -196,7 +199,9 @@ def contrast_rows(root: Path, meta: dict, runs: list[dict]) -> list[dict]:
             spec = TASKS.get(kind)
             row["metric"] = spec.main_metrics[0][1]
             row["paired"] = paired_bootstrap(root, variant, baseline, meta["split"], spec.paired_field, scale(kind))
-            row["verdict"] = verdict(c["expected"], row["paired"]) if row["paired"] else "no paired examples"
+            row["verdict"] = (
+                verdict(c["expected"], row["paired"], c.get("margin", 0.0)) if row["paired"] else "no paired examples"
+            )
         rows.append(row)
     return rows
 

@@ -217,6 +217,9 @@ def test_verdict_rules():
     assert table.verdict(-1, (-2.0, -3.0, -1.0)) == "agrees"
     assert table.verdict(0, (2.0, 1.0, 3.0)) == "differs: variant ahead"
     assert table.verdict(0, (-2.0, -3.0, -1.0)) == "differs: variant behind"
+    assert table.verdict(0, (0.9, 0.5, 1.4), margin=2.0) == "agrees (within ±2)"
+    assert table.verdict(0, (-3.7, -5.4, -2.1), margin=2.0) == "differs: variant behind"
+    assert table.verdict(0, (0.5, -1.0, 2.0), margin=2.0) == "agrees (no difference resolved)"
 
 
 def test_grid_file_checks_benchmark_variants_and_contrasts(tmp_path):
