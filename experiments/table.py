@@ -141,7 +141,7 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
                 "failed": [f"seed {r['seed']}: {r.get('error') or 'no ' + split + ' metrics'}" for r in group if r not in ok],
             }
             for key, _ in task_spec.main_metrics:
-                values = [factor * split_metrics(r, split)[key] for r in ok]
+                values = [factor * task_spec.table_scale.get(key, 1.0) * split_metrics(r, split)[key] for r in ok]
                 # One seed has no spread to show: std None.
                 row[key] = (float(np.mean(values)), float(np.std(values)) if len(values) > 1 else None) if values else None
             row["paired"] = (
@@ -165,7 +165,7 @@ def summarize(root: Path, meta: dict, runs: list[dict], baselines: list[dict]) -
                    "num_params": None, "tokens_per_second": None, "step_memory_mib": None, "wall_seconds": None,
                    "target": None, "steps_to_target": None}
             for key, _ in task_spec.main_metrics:
-                row[key] = (factor * float(base["metrics"][key]), None)
+                row[key] = (factor * task_spec.table_scale.get(key, 1.0) * float(base["metrics"][key]), None)
             rows.append(row)
     return rows
 
@@ -302,7 +302,8 @@ def markdown(meta: dict, rows: list[dict], contrasts: Optional[list[dict]] = Non
             kind = task_rows[0]["kind"]
             row = by_task[task].get(name)
             for key, _ in TASKS.get(kind).main_metrics:
-                cells.append(_cell(row[key] if row else None, _best(task_rows, key, "max"), _metric_fmt, bold))
+                mode = "min" if key in TASKS.get(kind).lower_is_better else "max"
+                cells.append(_cell(row[key] if row else None, _best(task_rows, key, mode), _metric_fmt, bold))
             cells.append(_paired_fmt(row["paired"]) if row and row["paired"] else "-")
             if task in (meta.get("targets") or {}):
                 cells.append(_steps_fmt(row["steps_to_target"]) if row and row["steps_to_target"] is not None else "-")
@@ -322,7 +323,8 @@ def markdown(meta: dict, rows: list[dict], contrasts: Optional[list[dict]] = Non
     out.write(
         "\nAccuracy and ROUGE x 100. Δ: paired difference to the same-seed "
         f"`{meta['reference']}` run per example, averaged over seeds, with a 95% bootstrap interval "
-        "(* = the interval excludes 0). Bold: best trained variant per column. step to X: the first "
+        "(* = the interval excludes 0). Bold: best trained variant per column (rep. 3-grams: the share "
+        "of decoded trigrams that repeat an earlier one in the same summary, lowest). step to X: the first "
         "validation step at which a run reached X (mean over the seeds that did). step mem: XLA's memory "
         "of the compiled training step; wall: per run, including compilation and evaluation.\n"
     )
@@ -372,8 +374,10 @@ def latex(meta: dict, rows: list[dict]) -> str:
         for task in meta["tasks"]:
             task_rows = list(by_task[task].values())
             row = by_task[task].get(name)
-            for key, _ in TASKS.get(task_rows[0]["kind"]).main_metrics:
-                cells.append(_cell(row[key] if row else None, _best(task_rows, key, "max"), tex_metric, bold))
+            spec = TASKS.get(task_rows[0]["kind"])
+            for key, _ in spec.main_metrics:
+                mode = "min" if key in spec.lower_is_better else "max"
+                cells.append(_cell(row[key] if row else None, _best(task_rows, key, mode), tex_metric, bold))
         lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     caption = f"% {meta['name']}: {meta['split']} split, mean $\\pm$ std over seeds {', '.join(map(str, meta['seeds']))}"

@@ -118,7 +118,10 @@ def check_seq2seq_rnn(config: ModelConfig) -> None:
 
 
 # Copying points with the attention weights: without attention there is nothing to point with.
-# Without attention there is nothing to copy with and no attention to cover.
+# Without attention there is nothing to copy with and no attention to cover. Revision 1
+# (2026-12-02): the decoder projects its memory once (RNNDecoder.memory_key/value) and multi-head
+# pointers mix their heads, a new parameter layout.
 MODELS.register(
-    "seq2seq_rnn", ModelSpec(Seq2SeqRNN, check_seq2seq_rnn, token_inputs(2), {"pointer": False, "coverage": False})
+    "seq2seq_rnn",
+    ModelSpec(Seq2SeqRNN, check_seq2seq_rnn, token_inputs(2), {"pointer": False, "coverage": False}, revision=1),
 )

@@ -37,7 +37,7 @@ import ml_collections
 from attnjax.data import TOKENIZERS
 from attnjax.data.sources import SOURCE_KINDS, check_options, parse_source
 from attnjax.data.splits import SPLITS
-from attnjax.models import ModelConfig, validate
+from attnjax.models import MODELS, ModelConfig, validate
 from attnjax.train.optim import SCHEDULES, make_optimizer
 from attnjax.train.tasks import TASKS
 
@@ -261,11 +261,16 @@ def _named(where: str, name: Any, registry: Any) -> Any:
 
 def run_key(config: Any) -> str:
     """A short hash of what a run computes (presentation fields excluded, and :data:`LATER_FIELDS`
-    at their old value): equal configs, equal runs."""
+    at their old value; the model's ``ModelSpec.revision`` included when > 0): equal configs and
+    code, equal runs."""
     data = as_dict(config)
     for group, field in PRESENTATION_FIELDS:
         data.get(group, {}).pop(field, None)
     for (group, field), old_value in LATER_FIELDS:
         if data.get(group, {}).get(field, old_value) == old_value:
             data.get(group, {}).pop(field, None)
+    model = data.get("model", {}).get("model")
+    revision = MODELS.get(model).revision if model in MODELS else 0
+    if revision:
+        data["model_revision"] = revision
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

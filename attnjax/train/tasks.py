@@ -89,6 +89,10 @@ class Task:
     main_metrics: tuple[tuple[str, str], ...]  # (metric, column header) in the tables; the first is paired
     paired_field: str  # the per-example record field behind the paired comparison
     percent: bool = False  # the metrics and paired_field are fractions: tables and plots show x 100
+    # Main metrics the tables scale on their own (metric -> factor, e.g. a 0-1 rate shown in %) and
+    # those where lower is better (bold marks the smallest).
+    table_scale: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    lower_is_better: tuple[str, ...] = ()
     longest: Callable[[Any], int] = longest_input  # config -> longest sequence the model is fed
     check_examples: Callable[..., None] = _no_example_check  # (source, train, eval examples, config), before tokenizing
     check_data: Callable[[Any, Any], None] = _no_check  # (RunData, config) -> None or ValueError
