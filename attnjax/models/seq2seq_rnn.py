@@ -77,7 +77,9 @@ class Seq2SeqRNN(EncoderDecoder):
             self.generate_gate = nn.Dense(1, dtype=dtype)
 
     def encode(self, inputs: Array, *, deterministic: bool = True) -> Encoded:
-        """``inputs [batch, src_len]`` -> memory ``[batch, src_len, 2 d]``, mask, ids, decoder carry."""
+        """``inputs [batch, src_len]`` -> memory ``[batch, src_len, 2 d]``, mask, ids, decoder carry and,
+        with attention, the decoder's keys and values of the memory (``memory_key_value``), projected
+        here once so that decoding one token per call does not project them again at every token."""
         mask = inputs != self.config.pad_id
         x = self.dropout(self.embed(inputs), deterministic=deterministic)
         memory, (forward, backward) = self.encoder(x, mask)
@@ -87,13 +89,16 @@ class Seq2SeqRNN(EncoderDecoder):
             for dense, f, b in zip(self.bridge, leaves, jax.tree.leaves(backward))
         ]
         carry = jax.tree.unflatten(treedef, reduced)
-        return {"memory": memory, "mask": mask, "source_ids": inputs, "carry": carry}
+        encoded = {"memory": memory, "mask": mask, "source_ids": inputs, "carry": carry}
+        if self.config.score is not None:
+            encoded["memory_key_value"] = self.decoder.project_memory(memory)
+        return encoded
 
     def decode_logits(self, encoded: Encoded, targets_in: Array, *, deterministic: bool = True) -> Array:
         """``targets_in [batch, tgt_len]`` -> ``[batch, tgt_len, vocab]`` (log-probs with ``pointer``)."""
         y = self.dropout(self.embed(targets_in), deterministic=deterministic)
         states, contexts, weights, *coverage_loss = self.decoder(
-            y, encoded["carry"], encoded["memory"], encoded["mask"]
+            y, encoded["carry"], encoded["memory"], encoded["mask"], encoded.get("memory_key_value")
         )
         for loss in coverage_loss:  # one with config.coverage, none without
             self.sow_loss("coverage", self.config.coverage_loss_weight * loss)

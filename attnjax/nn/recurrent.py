@@ -189,40 +189,51 @@ class RNNDecoder(nn.Module):
     coverage: bool = False
     mix_heads: bool = False
 
-    def _project(self, memory: Array) -> Optional[tuple[Array, Array]]:
-        """The attention's keys and values of ``memory``, each ``[batch, src_len, heads, hidden // heads]``.
-
-        Projected once per sequence here, outside the time loop: projected inside each step, as
-        a self-contained attention layer would, they cost ``2 * src_len * mem_features * hidden``
-        multiply-adds per target token, most of a pointer-generator's training step.
-        """
-        if self.score is None:
-            return None
-        if self.hidden_size % self.num_heads:
-            raise ValueError(f"num_heads={self.num_heads} must divide hidden_size={self.hidden_size}")
-        project = functools.partial(
-            nn.DenseGeneral, features=(self.num_heads, self.hidden_size // self.num_heads), axis=-1,
-            dtype=self.dtype,
-        )
-        return project(name="memory_key")(memory), project(name="memory_value")(memory)
-
-    @nn.compact
-    def __call__(self, y: Array, initial_rnn_carry: Any, memory: Array, memory_mask: Array):
-        step = nn.scan(
+    def setup(self) -> None:
+        self.step = nn.scan(
             AttentionDecoderCell,
             variable_broadcast="params",
             split_rngs={"params": False},
             in_axes=(1, nn.broadcast, nn.broadcast),
             out_axes=1,
-        )(self.cell, self.hidden_size, self.score, self.num_heads, self.dtype, self.coverage, self.mix_heads,
-          name="step")
+        )(self.cell, self.hidden_size, self.score, self.num_heads, self.dtype, self.coverage, self.mix_heads)
+        if self.score is not None:
+            if self.hidden_size % self.num_heads:
+                raise ValueError(f"num_heads={self.num_heads} must divide hidden_size={self.hidden_size}")
+            project = functools.partial(
+                nn.DenseGeneral, features=(self.num_heads, self.hidden_size // self.num_heads), axis=-1,
+                dtype=self.dtype,
+            )
+            self.memory_key, self.memory_value = project(), project()
+
+    def project_memory(self, memory: Array) -> Optional[tuple[Array, Array]]:
+        """The attention's keys and values of ``memory``, each ``[batch, src_len, heads, hidden // heads]``
+        (``None`` without attention).
+
+        Projected once per sequence, outside the time loop: projected inside each step, as a
+        self-contained attention layer would, they cost ``2 * src_len * mem_features * hidden``
+        multiply-adds per target token, most of a pointer-generator's training step. A decoder
+        that runs one token per call (``decode=True``) takes them from its caller, who projects
+        once per decoded sequence (:meth:`attnjax.models.Seq2SeqRNN.encode`).
+        """
+        if self.score is None:
+            return None
+        return self.memory_key(memory), self.memory_value(memory)
+
+    @nn.compact  # for the decode cache's variables; the submodules are set up above
+    def __call__(
+        self, y: Array, initial_rnn_carry: Any, memory: Array, memory_mask: Array,
+        memory_key_value: Optional[tuple[Array, Array]] = None,
+    ):
+        """``memory_key_value``: :meth:`project_memory` of ``memory``, when the caller has it."""
         if self.dtype is not None:
             # lax.scan needs the carry in the dtype the step returns; the cache then has it too.
             y = y.astype(self.dtype)
             initial_rnn_carry = jax.tree.map(lambda c: c.astype(self.dtype), initial_rnn_carry)
         carry = (initial_rnn_carry, jnp.zeros((y.shape[0], self.hidden_size), y.dtype))
         source = memory
-        memory = self._project(memory)
+        memory = self.project_memory(memory) if memory_key_value is None else memory_key_value
+        step = self.step
         if self.coverage:
             carry = carry + (jnp.zeros(source.shape[:2], jnp.float32),)  # nothing attended yet
         if self.decode:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from attnjax.models import beam_decode, build_model, example_inputs, greedy_decode
-from attnjax.models.decoding import length_penalty
+from attnjax.models.decoding import init_cache, length_penalty, make_step_fn
 from decoding_testing import teacher_forced_steps
 
 BASE = dict(vocab_size=20, d_model=16, num_heads=2, num_layers=2, num_decoder_layers=2, mlp_dim=32,
@@ -199,3 +199,32 @@ def test_copy_distribution_is_the_one_hot_product():
     probe = jax.random.normal(jax.random.key(1), (2, 3, 10))
     grad = lambda f: jax.grad(lambda w: jnp.sum(f(w) * probe))(weights)  # noqa: E731
     np.testing.assert_allclose(grad(lambda w: copy_distribution(w, ids, 10)), grad(one_hot), atol=1e-6)
+
+
+def test_rnn_decoding_reads_the_memory_projected_once_by_encode(fast):
+    # encode projects the decoder's keys and values of the memory once; a decoding step must use
+    # them, not project encoded["memory"] again (that cost every decoded token a projection of the
+    # whole article). Garbling the memory after encoding leaves the steps' log-probs unchanged.
+    model = build_model({**BASE, **CONFIGS["rnn-pointer"]})
+    rng, inputs = jax.random.key(0), example_inputs(model.config)
+    params = fast(model.init, rng, *inputs)(rng, *inputs)["params"]
+    encoded = model.apply({"params": params}, SOURCE, method=model.encode)
+    keys, values = encoded["memory_key_value"]
+    assert keys.shape == values.shape == (2, SOURCE.shape[1], BASE["num_heads"], BASE["d_model"] // BASE["num_heads"])
+
+    def steps(encoded):
+        step_fn = make_step_fn(model, params, encoded)
+        cache = init_cache(model, encoded, SOURCE.shape[0], TARGETS_IN.shape[1])
+        log_probs = []
+        for tokens in TARGETS_IN.T:
+            out, cache = step_fn(tokens, cache)
+            log_probs.append(out)
+        return np.stack(log_probs, axis=1)
+
+    reference = steps(encoded)
+    garbled = steps({**encoded, "memory": encoded["memory"] * 0.0 + 3.0})
+    np.testing.assert_allclose(garbled, reference, atol=1e-6)
+    # The projection is what the steps read: changing it changes them.
+    noise = jax.random.normal(jax.random.key(1), keys.shape)
+    moved = steps({**encoded, "memory_key_value": (keys + noise, values)})
+    assert not np.allclose(moved, reference, atol=1e-3)
