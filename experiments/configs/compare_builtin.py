@@ -29,9 +29,9 @@ split on the best-validation checkpoint; ``grid.contrasts`` are the findings it 
 paired 95% interval with its verdict against the paper; ``grid.targets`` adds the first
 validation step reaching a fixed quality.
 
-Expected (2-core CPU, 2026-12-02, a 2048^3 float32 matmul at 193-207 GFLOP/s): 30 runs in about 10
-minutes with 2 workers (10 min 12 s measured from a fresh clone); README "The default grid" has the
-measured table, time and verdicts. Contrasts whose paper reports "similar" agree within
+Expected (2-core CPU, 2026-12-02, a 2048^3 float32 matmul at 188-207 GFLOP/s): 30 runs in 7-10
+minutes with 2 workers (6 min 46 s and 9 min 46 s measured from fresh clones on two machines of
+this kind); README "The default grid" has the measured table, time and verdicts. Contrasts whose paper reports "similar" agree within
 ``SIMILAR`` points.
 """
 
