@@ -1,12 +1,13 @@
 """``classifier``: tokens -> embedding -> encoder -> pooling -> logits.
 
 ``inputs [batch, length]`` int32 (``pad_id`` = padding, masked everywhere) -> logits
-``[batch, num_classes]``. The encoder (``transformer``, ``lstm``, ``gru``) and pooling (``cls``,
+``[batch, num_classes]``. The encoder (``transformer``, ``lstm``, ``gru``, ``bag``) and pooling (``cls``,
 ``mean``, ``attention``, ``structured``) come from registries; ``attention`` names the score used by
 every attention layer. ``attention="none"`` is the no-attention baseline: the Transformer encoder
 loses its self-attention (a position-wise MLP over a bag of embeddings) or the RNN runs alone, and
 pooling must be ``mean``. While training, ``word_dropout_rate`` replaces input tokens by ``unk_id`` and
-``embedding_dropout_rate`` drops embedding features (both 0 by default).
+``embedding_dropout_rate`` drops embedding features (both 0 by default); ``ngram_buckets`` adds
+hashed word-bigram embeddings to the token embeddings (fastText's features; 0 by default).
 
 ``dtype="bfloat16"`` (or ``float16``) runs every layer in that dtype on float32 parameters; the
 logits come back as float32, so the loss is computed in float32.
@@ -18,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from attnjax.models.components import ENCODERS, POOLINGS, WordDropout
+from attnjax.models.components import ENCODERS, POOLINGS, HashedBigramEmbed, WordDropout
 from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
 from attnjax.models.registry import MODELS, ModelSpec, token_inputs
 
@@ -40,6 +41,8 @@ class Classifier(nn.Module):
         mask = inputs != cfg.pad_id
         tokens = WordDropout(cfg.word_dropout_rate, cfg.unk_id, name="word_dropout")(inputs, mask, deterministic=deterministic)
         x = nn.Embed(cfg.vocab_size, cfg.d_model, dtype=dtype, name="embed")(tokens)
+        if cfg.ngram_buckets:
+            x = x + HashedBigramEmbed(cfg.ngram_buckets, cfg.d_model, dtype, name="bigrams")(tokens, mask)
         x = nn.Dropout(cfg.embedding_dropout_rate)(x, deterministic=deterministic)
         if pooling.prepend_cls:
             cls = self.param("cls", nn.initializers.normal(0.02), (1, 1, cfg.d_model)).astype(dtype)

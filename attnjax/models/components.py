@@ -49,6 +49,39 @@ class WordDropout(nn.Module):
         return jnp.where(drop, jnp.asarray(self.unk_id, inputs.dtype), inputs)
 
 
+def bigram_ids(tokens: Array, num_buckets: int) -> Array:
+    """``tokens [batch, length]`` int -> ``[batch, length - 1]`` int32 in ``[0, num_buckets)``: the
+    bucket of each bigram ``(tokens[i], tokens[i+1])``."""
+    first, second = tokens[:, :-1].astype(jnp.uint32), tokens[:, 1:].astype(jnp.uint32)
+    # A multiplicative hash of the pair, then a murmur3-style finaliser so that nearby ids spread
+    # over the buckets; uint32 arithmetic wraps, which is what a hash wants.
+    h = first * jnp.uint32(0x9E3779B1) ^ second
+    h = (h ^ (h >> 16)) * jnp.uint32(0x85EBCA6B)
+    h = (h ^ (h >> 13)) * jnp.uint32(0xC2B2AE35)
+    return ((h ^ (h >> 16)) % jnp.uint32(num_buckets)).astype(jnp.int32)
+
+
+class HashedBigramEmbed(nn.Module):
+    """Embeddings of hashed word bigrams (fastText's bigram features, Joulin et al. 2017).
+
+    ``tokens [batch, length]`` int and ``mask [batch, length]`` -> ``[batch, length, features]``:
+    position i holds the embedding of the bigram ``(tokens[i], tokens[i+1])`` (:func:`bigram_ids`),
+    and zeros where ``i + 1`` is padding or past the end. A hash instead of a bigram vocabulary keeps
+    the model independent of the tokenizer; colliding bigrams share a row.
+    """
+
+    num_buckets: int
+    features: int
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, tokens: Array, mask: Array) -> Array:
+        both = (mask[:, :-1] & mask[:, 1:])[..., None]
+        x = nn.Embed(self.num_buckets, self.features, dtype=self.dtype, name="embed")(bigram_ids(tokens, self.num_buckets))
+        x = jnp.where(both, x, jnp.zeros((), x.dtype))
+        return jnp.pad(x, ((0, 0), (0, 1), (0, 0)))
+
+
 class PositionalEmbedding(nn.Module):
     """Adds the configured additive positional encoding (none for ``rotary``/``none``)."""
 
@@ -96,6 +129,16 @@ class RecurrentSequenceEncoder(nn.Module):
         return outputs
 
 
+class BagEncoder(nn.Module):
+    """No encoder: every position keeps its embedding, so only the pooling lets words meet (with
+    mean pooling and bigram features this is fastText; with attention pooling, a learned query
+    weighting the words and bigrams)."""
+
+    def __call__(self, x: Array, mask: Array, *, deterministic: bool = True) -> Array:
+        del mask, deterministic
+        return x
+
+
 EncoderFactory = Callable[[ModelConfig, Optional[Score]], nn.Module]
 
 
@@ -110,6 +153,7 @@ ENCODERS: Registry[EncoderFactory] = Registry("encoder")
 ENCODERS.register("transformer", lambda cfg, score: TransformerSequenceEncoder(cfg, score, name="encoder"))
 ENCODERS.register("lstm", recurrent_encoder("lstm"))
 ENCODERS.register("gru", recurrent_encoder("gru"))
+ENCODERS.register("bag", lambda cfg, score: BagEncoder(name="encoder"))
 
 
 class FunctionPooling(nn.Module):

@@ -47,7 +47,11 @@ class ModelConfig:
       pre_norm: layer norm before (True) or after (False) each residual sub-layer.
       positional: ``sinusoidal``, ``learned``, ``rotary`` or ``none`` (Transformer models).
       max_length: longest sequence (learned positions and decoding).
-      encoder: classifier encoder: ``transformer``, ``lstm`` or ``gru``.
+      encoder: classifier encoder: ``transformer``, ``lstm``, ``gru`` or ``bag`` (none: each position
+        keeps its embedding, so the pooling is the only place the words meet, as in fastText).
+      ngram_buckets: classifier: hashed word-bigram embeddings, ``ngram_buckets`` rows, added to
+        each token's embedding (the bigram it starts; fastText's bigram features, Joulin et al.
+        2017); 0: none.
       pooling: classifier pooling: ``cls``, ``mean``, ``attention`` (a learned query attends with the
         chosen score) or ``structured`` (Lin et al. 2017 multi-hop self-attentive pooling).
       pooling_hidden, num_hops: sizes of ``structured`` pooling.
@@ -85,6 +89,7 @@ class ModelConfig:
     max_length: int = 512
     encoder: str = "transformer"
     pooling: str = "mean"
+    ngram_buckets: int = 0
     pooling_hidden: int = 32
     num_hops: int = 1
     cell: str = "lstm"
@@ -181,6 +186,12 @@ def check_common(config: ModelConfig) -> None:
         value = getattr(config, field)
         if not 0.0 <= value < 1.0:
             raise ValueError(f"config.{field}={value!r} is not allowed; expected a number in [0, 1)")
+    buckets = config.ngram_buckets
+    if not isinstance(buckets, int) or isinstance(buckets, bool) or buckets < 0:
+        raise ValueError(
+            f"config.ngram_buckets={buckets!r} is not allowed; expected 0 (no bigram features) or a "
+            "positive number of hash buckets, e.g. 262144"
+        )
     if not isinstance(config.coverage, bool):
         raise ValueError(f"config.coverage={config.coverage!r} is not allowed; expected True or False")
     weight = config.coverage_loss_weight

@@ -53,6 +53,7 @@ LATER_FIELDS = (
     (("model", "coverage"), False),
     (("model", "coverage_loss_weight"), 1.0),
     (("model", "attention_features"), None),
+    (("model", "ngram_buckets"), 0),
 )
 
 

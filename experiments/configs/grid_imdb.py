@@ -31,19 +31,28 @@ from experiments.grid import VARIANTS
 
 def classifier():
     config = grid_imdb_accelerator.classifier()
-    config.data.max_length = 256
-    config.data.bucket_lengths = (128, 256)
+    config.data.tokenizer = "word"
+    config.data.vocab_size = 30000
+    config.data.max_length = 512
+    config.data.bucket_lengths = (128, 256, 512)
     config.data.test_split = ""  # the local copy has train and validation only
+    config.model.encoder = "bag"
+    config.model.ngram_buckets = 2**18
     config.model.d_model = 64
-    config.model.num_layers = 1
-    config.model.mlp_dim = 256
-    config.model.max_length = 256
-    config.optimizer.learning_rate = 1e-3
-    config.optimizer.warmup_steps = 200
+    config.model.num_layers = 1  # unused by the bag encoder
+    config.model.mlp_dim = 128  # unused by the bag encoder
+    # The SST-2 recipe's regularisation (Flax examples/sst2's): with 0.2 dropout and no word dropout
+    # the attention rows peaked after one epoch and then fell (scaled_dot 90.6 -> 89.9, seed 0).
+    config.model.dropout_rate = 0.5
+    config.model.embedding_dropout_rate = 0.5
+    config.model.word_dropout_rate = 0.1
+    config.model.max_length = 512
+    config.optimizer.learning_rate = 2e-3
+    config.optimizer.warmup_steps = 100
     config.train.batch_size = 32
-    config.train.num_steps = 2500
-    config.train.eval_every = 500
-    config.train.checkpoint_every = 500
+    config.train.num_steps = 3125  # 5 epochs of the 20,000 training reviews
+    config.train.eval_every = 625
+    config.train.checkpoint_every = 625
     return config
 
 

@@ -47,6 +47,29 @@ def test_sst2_recipe_trains_a_few_steps(tmp_path):
     assert "| additive |" in table and "| TF-IDF uni+bigrams + logistic regression |" in table
 
 
+def test_imdb_recipe_trains_a_few_steps_on_bigram_features(tmp_path):
+    import gzip
+    import json
+
+    data = tmp_path / "imdb"
+    data.mkdir()
+    for split, count in (("train", 48), ("validation", 12)):
+        with gzip.open(data / f"{split}.jsonl.gz", "wt") as f:
+            for i in range(count):
+                text = ("not bad at all , a fine film .<br /><br />" if i % 2 else "not good at all , a dull film .<br />") * (1 + i % 4)
+                f.write(json.dumps({"id": f"{split}{i}", "rating": 8 if i % 2 else 2, "label": i % 2, "text": text}) + "\n")
+    results = tmp_path / "results"
+    args = ["--preset", "imdb", "--data", str(data), "--variants", "none,scaled_dot", "--seeds", "0", "--steps", "2",
+            "--set", "train.eval_every=2", "--set", "train.batch_size=8", "--set", "model.ngram_buckets=512",
+            "--results", str(results), "--workers", "1", "--no-plots"]
+    assert compare.main(args) == 0
+    table = (results / "table.md").read_text()
+    assert "| scaled_dot |" in table and "| TF-IDF uni+bigrams + logistic regression |" in table
+    run = next((results / "runs" / "imdb" / "scaled_dot").iterdir())
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert config["model"]["encoder"] == "bag" and config["data"]["strip_html"]
+
+
 def test_cnn_dailymail_recipe_trains_and_beam_decodes_a_few_steps(tmp_path):
     import gzip
     import json

@@ -15,6 +15,7 @@ CONFIGS = {
     "lstm-attention": dict(encoder="lstm", pooling="attention", attention="general", num_heads=1),
     "gru-structured": dict(encoder="gru", pooling="structured", num_hops=2, attention="dot"),
     "bag-none": dict(encoder="transformer", pooling="mean", attention="none"),
+    "bag-bigrams-attention": dict(encoder="bag", pooling="attention", attention="scaled_dot", ngram_buckets=64),
     "transformer-chunked": dict(encoder="transformer", pooling="mean", attention="gaussian",
                                 use_chunked=True, query_chunk_size=4, key_chunk_size=4),
 }
@@ -55,6 +56,7 @@ def test_weights_of_every_layer_read_back_and_dropout_is_active(built, fast):
         "lstm-attention": 1,
         "gru-structured": 1,
         "bag-none": 0,
+        "bag-bigrams-attention": 1,  # the pooling: the bag encoder has no attention
         "transformer-chunked": 0,  # the chunked path never builds the weights
     }[name]
     assert len(paths) == expected, paths
@@ -86,3 +88,33 @@ def test_word_and_embedding_dropout_act_only_while_training(fast):
     train = lambda model: model.apply({"params": params}, TOKENS, deterministic=False, rngs={"dropout": jax.random.key(2)})  # noqa: E731
     np.testing.assert_allclose(train(plain), plain.apply({"params": params}, TOKENS), atol=1e-6)
     assert not np.allclose(train(noisy), train(plain))
+
+
+def test_hashed_bigrams_spread_over_the_buckets_and_vanish_at_padding():
+    from attnjax.models.components import HashedBigramEmbed, bigram_ids
+
+    vocab = 100
+    first, second = np.meshgrid(np.arange(vocab), np.arange(vocab), indexing="ij")
+    pairs = jnp.asarray(np.stack([first.ravel(), second.ravel()], axis=1), jnp.int32)  # every bigram once
+    ids = np.asarray(bigram_ids(pairs, 2**16))[:, 0]
+    assert ids.min() >= 0 and ids.max() < 2**16
+    # 10,000 bigrams in 65,536 buckets: a uniform hash leaves about 7% sharing a row.
+    assert len(set(ids.tolist())) > 0.9 * vocab * vocab
+    assert bigram_ids(jnp.array([[5, 9]]), 64)[0, 0] != bigram_ids(jnp.array([[9, 5]]), 64)[0, 0]  # order counts
+    # A bigram whose second token is padding, and the last position, have no embedding.
+    embed = HashedBigramEmbed(num_buckets=64, features=4)
+    tokens = jnp.array([[5, 9, 7, 0, 0]], jnp.int32)
+    out = np.asarray(embed.apply(embed.init(jax.random.key(0), tokens, tokens != 0), tokens, tokens != 0))
+    assert out.shape == (1, 5, 4)
+    assert np.all(out[0, :2] != 0) and np.all(out[0, 2:] == 0)
+
+
+def test_bigram_features_make_a_bag_of_words_model_see_word_order():
+    config = {**BASE, "encoder": "bag", "pooling": "mean", "attention": "none", "dropout_rate": 0.0}
+    forward, backward = TOKENS[1:], TOKENS[1:, ::-1]
+    for buckets, order_matters in ((0, False), (256, True)):
+        model = build_model({**config, "ngram_buckets": buckets})
+        params = model.init(jax.random.key(0), *example_inputs(model.config))["params"]
+        assert ("bigrams" in params) == bool(buckets)
+        same = np.allclose(model.apply({"params": params}, forward), model.apply({"params": params}, backward), atol=1e-6)
+        assert same != order_matters
