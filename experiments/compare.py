@@ -309,11 +309,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"compare.py: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
     grid = flag_values.config
-    specs = grid_lib.expand(
-        grid, variants=_csv(flag_values.variants), benchmarks=_csv(flag_values.benchmarks),
-        seeds=[int(s) for s in _csv(flag_values.seeds) or grid.seeds], overrides=overrides(flag_values),
-    )
-    baseline_rows.check(grid, specs)  # an unknown baseline or a missing scikit-learn fails before any training
+    try:  # a row, field or baseline the grid cannot train fails here, before any training
+        specs = grid_lib.expand(
+            grid, variants=_csv(flag_values.variants), benchmarks=_csv(flag_values.benchmarks),
+            seeds=[int(s) for s in _csv(flag_values.seeds) or grid.seeds], overrides=overrides(flag_values),
+        )
+        baseline_rows.check(grid, specs)  # an unknown baseline or a missing scikit-learn
+    except ValueError as error:
+        print(f"compare.py: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
     root = results_dir(flag_values)
     if flag_values["dry-run"].value:
         for spec in specs:

@@ -44,12 +44,25 @@ from attnjax.train import complete, run_key
 @dataclasses.dataclass(frozen=True)
 class Variant:
     """One row of the table: the score, single- or multi-head (the grid's ``heads``), and any other
-    model fields the row changes (``model_fields``, ``(field, value)`` pairs, e.g. ``(("pointer", False),)``)."""
+    model fields the row changes (``model_fields``, ``(field, value)`` pairs, e.g. ``(("pointer", False),)``).
+    ``models``: the models whose configs those fields change (``config.model.model`` names; empty:
+    every model); on another model the row would train a copy of its plain-score row."""
 
     label: str
     attention: str
     multi_head: bool = False
     model_fields: tuple[tuple[str, Any], ...] = ()
+    models: tuple[str, ...] = ()
+
+    def check_model(self, name: str, model: str, benchmark: str) -> None:
+        """ValueError unless this row means something for ``model`` (see ``models``)."""
+        if self.models and model not in self.models:
+            fields = ", ".join(f"model.{field}={value!r}" for field, value in self.model_fields)
+            raise ValueError(
+                f"variant {name!r} ({self.label}: {fields}) applies to model {' or '.join(map(repr, self.models))}, "
+                f"but benchmark {benchmark!r} trains {model!r}, which ignores it (the row would repeat {self.attention!r}); "
+                f"drop it from --variants (or grid.variants), or list the rows per benchmark in grid.benchmark_variants"
+            )
 
     def apply(self, config: ml_collections.ConfigDict, heads: int) -> ml_collections.ConfigDict:
         """``config`` with this row's score and heads (and what the model changes without attention)."""
@@ -68,13 +81,22 @@ VARIANTS.register("multihead_additive", Variant("multi-head additive", "additive
 VARIANTS.register("multihead_dot", Variant("multi-head dot", "dot", multi_head=True))
 # Vaswani et al. (2017), section 3.2.1: the scale matters at large key width. One head of d_k=256
 # in the same d_model=64 model (q/k/v projected to 256, the output back to 64).
-VARIANTS.register("dot_k256", Variant("dot, d_k=256", "dot", model_fields=(("attention_features", 256),)))
-VARIANTS.register("scaled_dot_k256", Variant("scaled_dot, d_k=256", "scaled_dot", model_fields=(("attention_features", 256),)))
+_KEY_WIDTH_MODELS = ("classifier", "seq2seq_transformer")  # the models with config.attention_features
+VARIANTS.register("dot_k256", Variant("dot, d_k=256", "dot", model_fields=(("attention_features", 256),), models=_KEY_WIDTH_MODELS))
+VARIANTS.register(
+    "scaled_dot_k256",
+    Variant("scaled_dot, d_k=256", "scaled_dot", model_fields=(("attention_features", 256),), models=_KEY_WIDTH_MODELS),
+)
 # The pointer-generator's ablation (See et al. 2017): the same attention, no copying.
-VARIANTS.register("scaled_dot_no_pointer", Variant("scaled_dot, no pointer", "scaled_dot", model_fields=(("pointer", False),)))
+VARIANTS.register(
+    "scaled_dot_no_pointer",
+    Variant("scaled_dot, no pointer", "scaled_dot", model_fields=(("pointer", False),), models=("seq2seq_rnn",)),
+)
 
-DEFAULT_VARIANTS = (
-    "none", "dot", "scaled_dot", "general", "additive", "cosine", "multihead_scaled_dot", "multihead_additive",
+# The rows of the real-data grids: no attention, every single-head score, every multi-head one.
+SCORE_VARIANTS = (
+    "none", "dot", "scaled_dot", "general", "additive", "cosine", "gaussian",
+    "multihead_scaled_dot", "multihead_additive", "multihead_dot",
 )
 REFERENCE_VARIANT = "scaled_dot"  # the paired comparison in the table is against this row
 
@@ -216,7 +238,10 @@ def expand(
         for dotted, value in overrides:
             _set(base, dotted, value)
         base.train.progress = False  # the grid shows one bar over all runs
-        for variant in benchmark_variants(grid, benchmark, variants):
+        rows = benchmark_variants(grid, benchmark, variants)
+        for variant in rows:
+            VARIANTS.get(variant).check_model(variant, base.model.model, benchmark)
+        for variant in rows:
             for seed in seeds:
                 config = VARIANTS.get(variant).apply(base, grid.heads)
                 config.seed = int(seed)

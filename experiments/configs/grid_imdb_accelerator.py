@@ -22,7 +22,7 @@ reference on IMDB (Maas et al. 2011 report 88-89% for bag-of-words models; NBSVM
 import ml_collections
 
 from attnjax.train import default_config
-from experiments.grid import VARIANTS
+from experiments.grid import SCORE_VARIANTS
 
 
 def classifier():
@@ -58,7 +58,7 @@ def classifier():
 def get_config():
     grid = ml_collections.ConfigDict()
     grid.name = "IMDB (512 tokens)"
-    grid.variants = VARIANTS.names()
+    grid.variants = SCORE_VARIANTS  # none, every single-head score, every multi-head one
     grid.seeds = (0, 1, 2)
     grid.heads = 4
     grid.split = "test"

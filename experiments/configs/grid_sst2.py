@@ -28,13 +28,13 @@ that loaded machine. The other variants and seeds were not run.
 import ml_collections
 
 from experiments.configs import sst2_bilstm
-from experiments.grid import VARIANTS
+from experiments.grid import SCORE_VARIANTS
 
 
 def get_config():
     grid = ml_collections.ConfigDict()
     grid.name = "SST-2"
-    grid.variants = VARIANTS.names()  # none, every single-head score, every multi-head one
+    grid.variants = SCORE_VARIANTS  # none, every single-head score, every multi-head one
     grid.seeds = (0, 1, 2)
     grid.heads = 4
     grid.split = "validation"

@@ -19,7 +19,7 @@ few minutes per run on a GPU.
 import ml_collections
 
 from experiments.configs import sst2_bilstm
-from experiments.grid import VARIANTS
+from experiments.grid import SCORE_VARIANTS
 
 
 def get_config():
@@ -34,7 +34,7 @@ def get_config():
     config.train.checkpoint_every = 1000
     grid = ml_collections.ConfigDict()
     grid.name = "SST-2 (Flax sizes)"
-    grid.variants = VARIANTS.names()
+    grid.variants = SCORE_VARIANTS  # none, every single-head score, every multi-head one
     grid.seeds = (0, 1, 2)
     grid.heads = 4
     grid.split = "validation"

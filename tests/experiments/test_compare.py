@@ -79,6 +79,18 @@ def test_expand_and_overrides(tmp_path):
         grid_lib.expand(grid, benchmarks=["imdb"])
 
 
+def test_a_row_that_changes_a_field_the_model_ignores_is_refused_before_training(tmp_path, capsys):
+    grid = grid_lib.load_grid(_grid_file(tmp_path))
+    # The pointer ablation on a classifier would train a copy of scaled_dot under another name.
+    with pytest.raises(ValueError, match=r"'scaled_dot_no_pointer'.*'seq2seq_rnn'.*'sentiment' trains 'classifier'"):
+        grid_lib.expand(grid, variants=["scaled_dot", "scaled_dot_no_pointer"], benchmarks=["sentiment"])
+    assert [s.variant for s in grid_lib.expand(grid, variants=["scaled_dot_k256"], seeds=[0], benchmarks=["sentiment"])] == ["scaled_dot_k256"]
+    results = tmp_path / "results"
+    assert compare.main(["--config", str(_grid_file(tmp_path)), "--tasks", "sentiment", "--variants", "scaled_dot_no_pointer",
+                         "--results", str(results)]) != 0
+    assert "scaled_dot_no_pointer" in capsys.readouterr().err and not (results / "runs").exists()
+
+
 def test_command_line_config_flags_and_shorthands(tmp_path, capsys):
     flag_values = compare.parse_flags(["--preset", "sst2", "--config.seeds=0,1", "--config.variants=dot,additive"])
     assert flag_values.config.seeds == (0, 1) and flag_values.config.variants == ("dot", "additive")
