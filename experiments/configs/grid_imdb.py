@@ -25,7 +25,7 @@ accuracy on the 5,000 reviews (240 s); no Transformer run of this preset was mea
 
 import ml_collections
 
-from experiments.configs import grid_imdb_accelerator
+from experiments.configs import classification_findings, grid_imdb_accelerator
 from experiments.grid import SCORE_VARIANTS
 
 
@@ -64,5 +64,6 @@ def get_config():
     grid.heads = 4
     grid.split = "validation"
     grid.benchmarks = {"imdb": classifier()}
+    grid.contrasts = classification_findings.contrasts("imdb")
     grid.baselines = {"imdb": ("tfidf_logreg",)}  # needs scikit-learn: pip install 'attnjax[baselines]'
     return grid

@@ -28,6 +28,7 @@ that loaded machine. The other variants and seeds were not run.
 import ml_collections
 
 from experiments.configs import sst2_bilstm
+from experiments.configs import classification_findings
 from experiments.grid import SCORE_VARIANTS
 
 
@@ -41,5 +42,6 @@ def get_config():
     config = sst2_bilstm.get_config()
     config.data.test_split = ""  # hidden labels
     grid.benchmarks = {"sst2": config}
+    grid.contrasts = classification_findings.contrasts("sst2")
     grid.baselines = {"sst2": ("tfidf_logreg",)}  # needs scikit-learn: pip install 'attnjax[baselines]'
     return grid
