@@ -90,7 +90,7 @@ VARIANTS.register(
 # The pointer-generator's ablation (See et al. 2017): the same attention, no copying.
 VARIANTS.register(
     "scaled_dot_no_pointer",
-    Variant("scaled_dot, no pointer", "scaled_dot", model_fields=(("pointer", False),), models=("seq2seq_rnn",)),
+    Variant("scaled_dot, no pointer", "scaled_dot", model_fields=(("pointer", False),), models=("seq2seq_rnn", "seq2seq_transformer")),
 )
 
 # The rows of the real-data grids: no attention, every single-head score, every multi-head one.

@@ -56,7 +56,8 @@ class ModelConfig:
         chosen score) or ``structured`` (Lin et al. 2017 multi-hop self-attentive pooling).
       pooling_hidden, num_hops: sizes of ``structured`` pooling.
       cell: ``lstm`` or ``gru``, for ``seq2seq_rnn``.
-      pointer: ``seq2seq_rnn`` with the pointer-generator copy mechanism (See et al. 2017).
+      pointer: ``seq2seq_rnn`` and ``seq2seq_transformer`` with the pointer-generator copy
+        mechanism (See et al. 2017).
       coverage: seq2seq models: the decoder's attention over the source (the RNN's attention, the
         Transformer's cross-attention) reads the coverage, the sum of the earlier steps'
         attention, and a coverage loss is added (See et al. 2017, section 2.3). Needs attention

@@ -37,23 +37,9 @@ import jax.numpy as jnp
 from attnjax import nn as ann
 from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
 from attnjax.models.encoder_decoder import Array, Encoded, EncoderDecoder
+from attnjax.models.pointer import pointer_log_probs
 from attnjax.models.registry import MODELS, ModelSpec, token_inputs
 from attnjax.ops import list_scores
-
-
-def copy_distribution(weights: Array, source_ids: Array, vocab_size: int) -> Array:
-    """``P_copy [batch, tgt_len, vocab_size]``: each step's attention ``weights [batch, tgt_len,
-    src_len]`` summed onto the ids ``source_ids [batch, src_len]`` of the source tokens.
-
-    A scatter-add, ``batch * tgt_len * src_len`` additions; the one-hot product that says the same
-    (``weights @ one_hot(source_ids)``) is ``vocab_size`` times that work and memory (7x the
-    pointer's step time at an 8k vocabulary).
-    """
-    batch, tgt_len, _ = weights.shape
-    rows = jnp.arange(batch)[:, None, None]
-    steps = jnp.arange(tgt_len)[None, :, None]
-    zeros = jnp.zeros((batch, tgt_len, vocab_size), jnp.float32)
-    return zeros.at[rows, steps, source_ids[:, None, :]].add(weights.astype(jnp.float32))
 
 
 class Seq2SeqRNN(EncoderDecoder):
@@ -105,14 +91,8 @@ class Seq2SeqRNN(EncoderDecoder):
         logits = self.logits(self.dropout(states, deterministic=deterministic)).astype(jnp.float32)
         if not self.config.pointer:
             return logits
-        gate = self.generate_gate(jnp.concatenate([contexts, states, y], axis=-1)).astype(jnp.float32)
-        copy_probs = copy_distribution(weights, encoded["source_ids"], self.config.vocab_size)
-        # log(p_gen P_vocab + (1 - p_gen) P_copy) in log space: a probability floor would cut the
-        # gradient of a target whose probability fell below it, and P_copy is 0 for most tokens.
-        log_generate = jax.nn.log_sigmoid(gate) + jax.nn.log_softmax(logits, axis=-1)
-        copyable = copy_probs > 0
-        log_copy = jnp.where(copyable, jnp.log(jnp.where(copyable, copy_probs, 1.0)), -jnp.inf)
-        return jnp.logaddexp(log_generate, jax.nn.log_sigmoid(-gate) + log_copy)
+        gate = self.generate_gate(jnp.concatenate([contexts, states, y], axis=-1))
+        return pointer_log_probs(logits, gate, weights, encoded["source_ids"])
 
 
 def check_seq2seq_rnn(config: ModelConfig) -> None:

@@ -11,6 +11,10 @@ no-attention baseline.
 positions' weights (heads averaged), carried in the ``cache`` collection when decoding, and the
 decoder returns ``(y, coverage_loss [batch, tgt_len])``, the loss averaged over layers.
 
+``return_cross_weights=True`` makes the decoder also return its last layer's cross-attention
+weights ``[batch, heads, tgt_len, src_len]`` (last in the tuple): what a pointer-generator copies
+with. It needs the full weights, so not ``use_chunked``.
+
 ``LayerConfig.dtype`` is the compute dtype of every projection, layer norm and attention (e.g.
 ``jnp.bfloat16``); parameters stay float32 and the attention softmax runs in float32 regardless.
 """
@@ -120,11 +124,14 @@ class DecoderLayer(nn.Module):
     """Causal self-attention (cached when ``decode``), cross-attention, feed-forward.
 
     With ``config.coverage`` it returns ``(y, coverage_loss [batch, tgt_len])``; the coverage is
-    the ``cache`` variable ``coverage [batch, src_len]`` when decoding.
+    the ``cache`` variable ``coverage [batch, src_len]`` when decoding. With
+    ``return_cross_weights`` the cross-attention weights ``[batch, heads, tgt_len, src_len]`` come
+    last: ``(y, weights)`` or ``(y, coverage_loss, weights)``.
     """
 
     config: LayerConfig
     decode: bool = False
+    return_cross_weights: bool = False
 
     @nn.compact
     def __call__(
@@ -143,19 +150,29 @@ class DecoderLayer(nn.Module):
             deterministic=deterministic,
         )
         cross_mask = ops.key_padding_mask(encoded_mask)
+        extras = []  # the coverage loss and/or the cross-attention weights, in that order
         if cfg.coverage:
-            y, loss = self._covered_cross_attention(y, encoded, cross_mask, residual, deterministic)
+            y, loss, weights = self._covered_cross_attention(y, encoded, cross_mask, residual, deterministic)
+            extras.append(loss)
         else:
             cross_attend = cfg.attention(name="cross_attention")
-            y = residual("cross_attention_block")(
-                y, lambda h: cross_attend(h, encoded, cross_mask, deterministic=deterministic),
-                deterministic=deterministic,
-            )
+            seen = {}
+
+            def attend(h):
+                if not self.return_cross_weights:
+                    return cross_attend(h, encoded, cross_mask, deterministic=deterministic)
+                out, seen["weights"] = cross_attend(h, encoded, cross_mask, return_weights=True, deterministic=deterministic)
+                return out
+
+            y = residual("cross_attention_block")(y, attend, deterministic=deterministic)
+            weights = seen.get("weights")
+        if self.return_cross_weights:
+            extras.append(weights)
         ffn = FeedForward(cfg.mlp_dim, cfg.dropout_rate, cfg.dtype, name="feed_forward")
         y = residual("feed_forward_block")(
             y, lambda h: ffn(h, deterministic=deterministic), deterministic=deterministic
         )
-        return (y, loss) if cfg.coverage else y
+        return (y, *extras) if extras else y
 
     def _covered_cross_attention(self, y, encoded, cross_mask, residual, deterministic):
         cross_attend = self.config.attention(name="cross_attention", coverage=True)
@@ -177,7 +194,7 @@ class DecoderLayer(nn.Module):
         c = covered["value"]
         if self.decode and is_initialized:
             cached.value = c.final_coverage
-        return y, ops.coverage_loss(c.weights, c.coverage)
+        return y, ops.coverage_loss(c.weights, c.coverage), c.weights
 
 
 class TransformerEncoder(nn.Module):
@@ -202,21 +219,28 @@ class TransformerDecoder(nn.Module):
     config: LayerConfig
     num_layers: int
     decode: bool = False
+    return_cross_weights: bool = False
 
     @nn.compact
     def __call__(
         self, y: Array, encoded: Array, encoded_mask: Array, *, deterministic: bool = True
     ) -> Array:
         """``y [batch, tgt_len, d_model]`` -> ``[batch, tgt_len, d_model]``; with ``config.coverage``
-        ``(y, coverage_loss [batch, tgt_len])``, the layers' mean."""
-        losses = []
+        ``(y, coverage_loss [batch, tgt_len])``, the layers' mean; with ``return_cross_weights`` the
+        last layer's cross-attention weights ``[batch, heads, tgt_len, src_len]`` come last."""
+        losses, weights = [], None
         for i in range(self.num_layers):
-            y = DecoderLayer(self.config, self.decode, name=f"layer_{i}")(
+            last = i == self.num_layers - 1
+            out = DecoderLayer(self.config, self.decode, self.return_cross_weights and last, name=f"layer_{i}")(
                 y, encoded, encoded_mask, deterministic=deterministic
             )
+            y, *extras = out if isinstance(out, tuple) else (out,)
             if self.config.coverage:
-                y, loss = y
-                losses.append(loss)
+                losses.append(extras.pop(0))
+            if extras:
+                weights = extras.pop(0)
         if self.config.pre_norm:
             y = nn.LayerNorm(dtype=self.config.dtype, name="final_norm")(y)
-        return (y, sum(losses) / len(losses)) if self.config.coverage else y
+        outputs = (y,) + ((sum(losses) / len(losses),) if self.config.coverage else ())
+        outputs += (weights,) if self.return_cross_weights else ()
+        return outputs if len(outputs) > 1 else y

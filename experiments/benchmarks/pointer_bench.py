@@ -2,7 +2,7 @@
 and the training step of ``seq2seq_rnn`` per attention variant.
 
 1. ``copy``: ``P_copy [B, T, V]`` from attention ``[B, T, S]`` and source ids ``[B, S]``, forward and
-   backward: ``attnjax.models.seq2seq_rnn.copy_distribution`` (scatter-add, B*T*S additions) against
+   backward: ``attnjax.models.pointer.copy_distribution`` (scatter-add, B*T*S additions) against
    ``weights @ one_hot(ids, V)`` (B*T*S*V multiply-adds), timed in interleaved rounds; the ratio is
    one-hot time over scatter time.
 2. ``step``: ``jax.value_and_grad`` of the cross-entropy of ``seq2seq_rnn`` with the pointer (no
@@ -33,7 +33,7 @@ import jax.numpy as jnp
 
 from attnjax.models import init_model
 from attnjax.models.decoding import beam_search, init_cache, make_step_fn
-from attnjax.models.seq2seq_rnn import copy_distribution
+from attnjax.models.pointer import copy_distribution
 from experiments.benchmarks.train_bench import matmul_flops_per_second
 
 

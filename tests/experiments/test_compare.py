@@ -82,7 +82,7 @@ def test_expand_and_overrides(tmp_path):
 def test_a_row_that_changes_a_field_the_model_ignores_is_refused_before_training(tmp_path, capsys):
     grid = grid_lib.load_grid(_grid_file(tmp_path))
     # The pointer ablation on a classifier would train a copy of scaled_dot under another name.
-    with pytest.raises(ValueError, match=r"'scaled_dot_no_pointer'.*'seq2seq_rnn'.*'sentiment' trains 'classifier'"):
+    with pytest.raises(ValueError, match=r"'scaled_dot_no_pointer'.*'seq2seq_rnn' or 'seq2seq_transformer'.*'sentiment' trains 'classifier'"):
         grid_lib.expand(grid, variants=["scaled_dot", "scaled_dot_no_pointer"], benchmarks=["sentiment"])
     assert [s.variant for s in grid_lib.expand(grid, variants=["scaled_dot_k256"], seeds=[0], benchmarks=["sentiment"])] == ["scaled_dot_k256"]
     results = tmp_path / "results"

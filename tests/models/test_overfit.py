@@ -27,7 +27,7 @@ CLASSIFIER_VARIANTS = [
 TRANSFORMER_VARIANTS = [
     dict(),
     dict(positional="rotary"),
-    dict(positional="learned", pre_norm=False),
+    dict(positional="learned", pre_norm=False, pointer=True),
 ]
 RNN_VARIANTS = [
     dict(cell="gru", pointer=True),

@@ -16,6 +16,7 @@ BASE = dict(vocab_size=20, d_model=16, num_heads=2, num_layers=2, num_decoder_la
 CONFIGS = {
     "transformer": dict(model="seq2seq_transformer", attention="additive", positional="sinusoidal"),
     "rnn-pointer": dict(model="seq2seq_rnn", attention="general", cell="lstm", pointer=True),
+    "transformer-pointer-coverage": dict(model="seq2seq_transformer", attention="scaled_dot", pointer=True, coverage=True),
 }
 SOURCE = jnp.array([[5, 9, 3, 7, 0, 0], [8, 8, 2, 14, 11, 6]], jnp.int32)
 TARGETS_IN = jnp.array([[1, 9, 7, 4, 3], [1, 8, 14, 11, 6]], jnp.int32)
@@ -190,7 +191,7 @@ def test_decoders_hold_eos_back_until_min_length(built, fast):
 
 
 def test_copy_distribution_is_the_one_hot_product():
-    from attnjax.models.seq2seq_rnn import copy_distribution
+    from attnjax.models.pointer import copy_distribution
 
     weights = jax.nn.softmax(jax.random.normal(jax.random.key(0), (2, 3, 5)), axis=-1)
     ids = jnp.array([[4, 7, 4, 1, 0], [2, 2, 2, 9, 3]], jnp.int32)  # repeated ids add up
