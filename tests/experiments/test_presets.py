@@ -70,7 +70,7 @@ def test_imdb_recipe_trains_a_few_steps_on_bigram_features(tmp_path):
     assert config["model"]["encoder"] == "bag" and config["data"]["strip_html"]
 
 
-def test_cnn_dailymail_recipe_trains_and_beam_decodes_a_few_steps(tmp_path):
+def _cnn_dailymail_fixture(tmp_path):
     import gzip
     import json
 
@@ -82,8 +82,15 @@ def test_cnn_dailymail_recipe_trains_and_beam_decodes_a_few_steps(tmp_path):
             for i in range(count):
                 article = " ".join(words[i % 5:] + words[: i % 5]) + " . " + " ".join(words[::-1]) + " ."
                 f.write(json.dumps({"article": article, "abstract": f"<s> {' '.join(words[i % 5: i % 5 + 8])} . </s>"}) + "\n")
+    return data
+
+
+def test_cnn_dailymail_recipe_trains_and_beam_decodes_a_few_steps(tmp_path):
+    import json
+
+    data = _cnn_dailymail_fixture(tmp_path)
     results = tmp_path / "results"
-    args = ["--preset", "cnn_dailymail", "--data", str(data), "--variants", "dot", "--steps", "2",
+    args = ["--preset", "cnn_dailymail", "--data", str(data), "--benchmarks", "cnn_dailymail", "--variants", "dot", "--steps", "2",
             "--set", "train.eval_every=2", "--set", "train.batch_size=8", "--set", "data.vocab_size=32",
             "--set", "eval.max_decode_length=12", "--set", "eval.min_decode_length=4",
             "--results", str(results), "--workers", "1", "--no-plots"]
@@ -95,3 +102,21 @@ def test_cnn_dailymail_recipe_trains_and_beam_decodes_a_few_steps(tmp_path):
     assert config["eval"]["decode"] == "beam" and config["eval"]["no_repeat_ngram_size"] == 3
     predictions = [json.loads(line) for line in (run / "predictions_validation.jsonl").read_text().splitlines()]
     assert len(predictions) == 6 and all(len(p["prediction"].split()) >= 1 for p in predictions)
+
+
+
+@pytest.mark.slow
+def test_cnn_dailymail_transformer_pointer_benchmark_trains_a_few_steps(tmp_path):
+    import json
+
+    data = _cnn_dailymail_fixture(tmp_path)
+    results = tmp_path / "results"
+    args = ["--preset", "cnn_dailymail", "--data", str(data), "--benchmarks", "cnn_dailymail_transformer",
+            "--variants", "multihead_scaled_dot", "--steps", "2", "--set", "train.eval_every=2", "--set", "train.batch_size=8",
+            "--set", "data.vocab_size=32", "--set", "eval.max_decode_length=12", "--set", "eval.min_decode_length=4",
+            "--results", str(results), "--workers", "1", "--no-plots"]
+    assert compare.main(args) == 0
+    assert "| multi-head scaled_dot |" in (results / "table.md").read_text()
+    run = next((results / "runs" / "cnn_dailymail_transformer" / "multihead_scaled_dot").iterdir())
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert (config["model"]["model"], config["model"]["pointer"]) == ("seq2seq_transformer", True)

@@ -23,7 +23,12 @@ TARGETS_IN = jnp.array([[1, 9, 7, 4, 3], [1, 8, 14, 11, 6]], jnp.int32)
 BOS, MAX_LEN = 1, 6
 
 
-@pytest.fixture(scope="module", params=list(CONFIGS))
+# The Transformer pointer runs every test of this file in the slow suite; the default suite checks
+# its distribution and its cached decoding (test_transformer_pointer_...).
+SLOW_CONFIGS = {"transformer-pointer-coverage"}
+
+
+@pytest.fixture(scope="module", params=[pytest.param(c, marks=(pytest.mark.slow,) if c in SLOW_CONFIGS else ()) for c in CONFIGS])
 def built(request, fast):
     model = build_model({**BASE, **CONFIGS[request.param]})
     rng, inputs = jax.random.key(0), example_inputs(model.config)
@@ -229,3 +234,15 @@ def test_rnn_decoding_reads_the_memory_projected_once_by_encode(fast):
     noise = jax.random.normal(jax.random.key(1), keys.shape)
     moved = steps({**encoded, "memory_key_value": (keys + noise, values)})
     assert not np.allclose(moved, reference, atol=1e-3)
+
+
+def test_transformer_pointer_outputs_a_distribution_and_decodes_as_it_trains(fast):
+    model = build_model({**BASE, **CONFIGS["transformer-pointer-coverage"], "num_layers": 1, "num_decoder_layers": 2})
+    rng, inputs = jax.random.key(0), example_inputs(model.config)
+    params = fast(model.init, rng, *inputs)(rng, *inputs)["params"]
+    assert params["copy_heads"]["kernel"].shape == (2 * BASE["d_model"], BASE["num_heads"])
+    log_probs = fast(lambda p, s, t: model.apply({"params": p}, s, t), params, SOURCE, TARGETS_IN)(params, SOURCE, TARGETS_IN)
+    np.testing.assert_allclose(jnp.exp(log_probs).sum(-1), 1.0, rtol=1e-5)
+    # One token at a time through the caches (self-attention keys, coverage) gives the same log-probs.
+    stepped = fast(functools.partial(teacher_forced_steps, model), params, SOURCE, TARGETS_IN)(params, SOURCE, TARGETS_IN)
+    np.testing.assert_allclose(stepped, log_probs, atol=1e-4)
