@@ -1,26 +1,27 @@
-"""IMDB reviews comparison on a 2-core CPU: a 1-layer Transformer classifier over 256 subword tokens with each attention variant.
+"""IMDB reviews comparison on a 2-core CPU: word and hashed-bigram embeddings pooled by attention with each variant.
 
     python experiments/compare.py --preset imdb --data ../shared/data/imdb      # local copy: 20,000 train / 5,000 validation
     python experiments/compare.py --preset imdb --download                     # tfds:imdb_reviews (validation: 10% of train)
-    python experiments/compare.py --config experiments/configs/grid_imdb_accelerator.py --download   # 512 tokens, 2 layers (TPU/GPU)
+    python experiments/compare.py --config experiments/configs/grid_imdb_accelerator.py --download   # a 2-layer Transformer, 512 tokens (TPU/GPU)
 
-Model: SentencePiece (8k, lower-cased, HTML breaks stripped) trained on the training split;
-reviews truncated to 256 tokens (buckets 128/256); one
-pre-norm Transformer layer (d_model 64, 4 heads for the multi-head rows, MLP 256, dropout 0.1,
-word dropout 0.1) and attention pooling with the variant's score (``none``: mean pooling over a
-bag of position-wise features); AdamW 1e-3, 200 warmup steps, cosine decay, 2,500 steps of 32
-reviews (4 epochs of 20,000), validation every 500 steps and the best check kept. The table
-reports validation (the local copy has no test split; for TFDS's 25,000 test reviews use the
-accelerator grid, which scores them once on the best-validation checkpoint). The TF-IDF
-uni+bigram logistic regression row is fitted on the same training reviews.
+Model: word tokens (the 30,000 most frequent lower-cased words and punctuation marks of the
+training split, HTML breaks stripped), reviews cut to 512 tokens (buckets 128/256/512); word
+embeddings (d_model 64) plus hashed word-bigram embeddings (2^18 rows; fastText's bigram
+features, Joulin et al. 2017); no encoder (``encoder="bag"``), attention pooling with the
+variant's score, a learned query (``none``: mean pooling, i.e. fastText); word dropout 0.1,
+embedding dropout 0.5, dropout 0.5 on the pooled vector (the SST-2 recipe's, after Flax's
+examples/sst2); AdamW 2e-3, 100 warmup steps, cosine decay, 3,125 steps of 32 reviews (5 epochs of
+20,000), validation every 625 steps and the best check kept. The table reports validation (the
+local copy has no test split; TFDS's 25,000 test reviews are scored once, on the best-validation
+checkpoint, by a grid with ``grid.split = "test"``). The TF-IDF uni+bigram logistic regression row
+is fitted on the same training reviews. ``grid.contrasts``: experiments/configs/classification_findings.py.
 
-Sized for the issue's budget of at most 20 minutes per run on the 2-core CPU (an estimate from
-the SST-2 Transformer's throughput; not measured: the shared machine was loaded far beyond its
-cores when this was written). Expected, not measured: 0.85-0.88 validation accuracy for the
-attention variants (small from-scratch Transformers on IMDB), below the TF-IDF bigram row
-(linear bag-of-bigram models reach 0.89-0.91 on IMDB: Maas et al. 2011, Wang & Manning 2012).
-Measured (2026-12-01, local copy, 2-core CPU at load 7-8): the TF-IDF row alone, 0.9016 validation
-accuracy on the 5,000 reviews (240 s); no Transformer run of this preset was measured.
+Hardware: the 2-core CPU (the issue's budget: at most 20 minutes per run). Measured 2026-12-02
+(local copy, AMD EPYC, 2048^3 float32 matmul 188 GFLOP/s, 2 runs at a time): 6-8 minutes per run,
+about 100 minutes for the 30 runs; validation accuracy 90.3-90.7 for every row (gaussian 90.7 ±
+0.0, scaled_dot 90.6 ± 0.2, none 90.3 ± 0.1), TF-IDF 90.2. README "Real data: IMDB" has the table.
+Reference points (test split, all 25,000 training reviews): Maas et al. 2011, 88.9%; NBSVM on
+uni+bigrams, Wang & Manning 2012, 91.2%.
 """
 
 import ml_collections
