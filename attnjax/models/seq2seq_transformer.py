@@ -18,7 +18,7 @@ averaged over layers, times ``coverage_loss_weight`` is sown as the auxiliary lo
 ``pointer=True`` makes it a pointer-generator (See et al. 2017; Transformer pointers as in
 Gehrmann et al. 2018): the outputs are the log-probabilities of ``p_gen P_vocab + (1 - p_gen)
 P_copy`` (:mod:`attnjax.models.pointer`), copying with the last decoder layer's cross-attention,
-its heads mixed by learned per-position shares ``softmax(W [y; e])`` (``y`` the decoder output,
+with several heads mixed by learned per-position shares ``softmax(W [y; e])`` (``y`` the decoder output,
 ``e`` the input embedding; the kernel starts at zero, so training starts from the heads' mean, as
 in the RNN pointer) and ``p_gen = sigmoid(w [y; e])``. It needs the cross-attention weights, so
 not ``use_chunked``.
@@ -61,7 +61,8 @@ class Seq2SeqTransformer(EncoderDecoder):
         self.logits = nn.Dense(cfg.vocab_size, dtype=cfg.compute_dtype)
         if cfg.pointer:
             self.generate_gate = nn.Dense(1, dtype=cfg.compute_dtype)
-            self.copy_heads = nn.Dense(cfg.num_heads, kernel_init=nn.initializers.zeros, dtype=cfg.compute_dtype)
+            if cfg.num_heads > 1:  # one head copies with its own weights, as the RNN pointer does
+                self.copy_heads = nn.Dense(cfg.num_heads, kernel_init=nn.initializers.zeros, dtype=cfg.compute_dtype)
 
     def encode(self, inputs: Array, *, deterministic: bool = True) -> Encoded:
         """``inputs [batch, src_len]`` -> ``{"memory": [batch, src_len, d], "mask": [batch, src_len]}``."""
@@ -83,8 +84,12 @@ class Seq2SeqTransformer(EncoderDecoder):
         if not cfg.pointer:
             return logits
         features = jnp.concatenate([y, embedded], axis=-1)
-        shares = jax.nn.softmax(self.copy_heads(features).astype(jnp.float32), axis=-1)  # [batch, tgt_len, heads]
-        weights = jnp.einsum("bth,bhts->bts", shares, extras.pop(0).astype(jnp.float32))
+        weights = extras.pop(0).astype(jnp.float32)  # [batch, heads, tgt_len, src_len]
+        if cfg.num_heads == 1:
+            weights = weights[:, 0]
+        else:
+            shares = jax.nn.softmax(self.copy_heads(features).astype(jnp.float32), axis=-1)  # [batch, tgt_len, heads]
+            weights = jnp.einsum("bth,bhts->bts", shares, weights)
         return pointer_log_probs(logits, self.generate_gate(features), weights, encoded["source_ids"])
 
 

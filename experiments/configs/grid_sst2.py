@@ -19,7 +19,7 @@ Reference points: Flax's examples/sst2 (BiLSTM 2x256, 300-wide embeddings, MLP a
 self-attention of this kind (``pooling="structured"`` here).
 
 Measured (2026-12-02, local copy, idle 2-core AMD EPYC, 2 runs at a time): 30 runs in 13 min 52 s,
-46-59 s per run; best variant gaussian 84.6 ± 0.4, scaled_dot 84.4 ± 0.5, dot 84.4 ± 0.8, additive
+30-74 s per run; best variant gaussian 84.6 ± 0.4, scaled_dot 84.4 ± 0.5, dot 84.4 ± 0.8, additive
 83.7 ± 0.1 (the lowest attention row), none 83.4 ± 0.8, TF-IDF row 82.2. README "Real data: SST-2"
 has the table and what was tried toward the issue's 85.5.
 """
