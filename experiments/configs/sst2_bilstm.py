@@ -27,7 +27,11 @@ time of d_model 64). Kept at d_model 64 for the CPU budget.
 Measured (2026-12-02, idle 2-core AMD EPYC, local copy; README "Real data: SST-2"): best validation
 accuracy over seeds 0-2 from 83.7 (additive) to 84.6 (gaussian) for the attention rows, none 83.4,
 TF-IDF 82.2; 30-74 s per run. Tried on scaled_dot: 3,200 steps (84.4, no gain) and d_model 128
-(84.9, +0.5, not adopted: short of 85.5 and the other rows unmeasured at that width).
+(84.9, +0.5, not adopted: short of 85.5 and the other rows unmeasured at that width); d_model 128
+with hashed bigrams (82.6 on seed 1, overfits); d_model 256 (about 800 s a run, over budget);
+d_model 128 with batch 64 x 3,200 steps (scaled_dot 85.2, gaussian 85.2, 162-373 s a run on a
+2-core Intel Xeon, 2026-12-03; the best reached, not adopted: the full grid at that width was not
+run). README "Real data: SST-2" has the commands.
 """
 
 from experiments.configs import sst2
