@@ -37,6 +37,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -255,6 +256,22 @@ def _record(spec: grid_lib.RunSpec, outcome: dict) -> dict:
     return {**record, "status": "failed", "error": outcome["error"], "config": as_dict(spec.config)}
 
 
+def exit_with_parent(parent_pid: int, poll_seconds: float = 1.0) -> None:
+    """Worker initializer: the worker exits once ``parent_pid`` (the grid process) is gone.
+
+    Without it a killed grid (SIGTERM, SIGKILL, a closed Colab cell) leaves its workers training on
+    unseen until their current run ends, minutes of both cores; the interrupted run resumes from its
+    checkpoint the next time the grid runs.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def run_grid(specs: list[grid_lib.RunSpec], root: Path, workers: int, report_split: str) -> list[dict]:
     """Trains what is not finished; returns one record per spec, in grid order."""
     outcomes: dict[str, dict] = {}
@@ -287,7 +304,9 @@ def run_grid(specs: list[grid_lib.RunSpec], root: Path, workers: int, report_spl
         else:
             # spawn, not fork: a forked JAX runtime is not safe to use.
             context = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            with concurrent.futures.ProcessPoolExecutor(
+                workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
+            ) as pool:
                 futures = {pool.submit(train_one, config, workdir, report_split, str(root)): spec for spec, config, workdir in jobs}
                 for future in concurrent.futures.as_completed(futures):
                     done(futures[future], future.result())
