@@ -16,13 +16,12 @@ REPO = Path(__file__).resolve().parents[2]
 # long task; it prints the worker's pid and waits to be killed.
 PARENT = textwrap.dedent(
     """
-    import concurrent.futures, multiprocessing, os, sys, time
+    import concurrent.futures, multiprocessing, os, time
     from experiments.compare import exit_with_parent
 
     def busy(seconds):
         print(os.getpid(), flush=True)
         time.sleep(seconds)
-        return os.getpid()
 
     if __name__ == "__main__":
         context = multiprocessing.get_context("spawn")
@@ -41,8 +40,11 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # A zombie (exited, not yet reaped by its new parent) counts as gone.
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir() or sys.platform != "linux", reason="reads /proc (Linux)")
@@ -51,6 +53,7 @@ def test_workers_exit_when_the_grid_process_is_killed(tmp_path):
     script.write_text(PARENT)
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    worker = None
     try:
         worker = int(parent.stdout.readline())
         assert _alive(worker)
@@ -62,3 +65,5 @@ def test_workers_exit_when_the_grid_process_is_killed(tmp_path):
         assert not _alive(worker), f"worker {worker} still running after its parent was killed"
     finally:
         parent.kill()
+        if worker is not None and _alive(worker):
+            os.kill(worker, signal.SIGKILL)  # a failed run of this test leaves no sleeping worker behind
