@@ -8,6 +8,7 @@ loses its self-attention (a position-wise MLP over a bag of embeddings) or the R
 pooling must be ``mean``. While training, ``word_dropout_rate`` replaces input tokens by ``unk_id`` and
 ``embedding_dropout_rate`` drops embedding features (both 0 by default); ``ngram_buckets`` adds
 hashed word-bigram embeddings to the token embeddings (fastText's features; 0 by default).
+``embed_dim`` sets the embedding width apart from the encoder's ``d_model`` (None: the same).
 
 ``dtype="bfloat16"`` (or ``float16``) runs every layer in that dtype on float32 parameters; the
 logits come back as float32, so the loss is computed in float32.
@@ -40,13 +41,14 @@ class Classifier(nn.Module):
         pooling = POOLINGS.get(cfg.pooling)
         mask = inputs != cfg.pad_id
         tokens = WordDropout(cfg.word_dropout_rate, cfg.unk_id, name="word_dropout")(inputs, mask, deterministic=deterministic)
-        x = nn.Embed(cfg.vocab_size, cfg.d_model, dtype=dtype, name="embed")(tokens)
+        width = cfg.embed_dim or cfg.d_model
+        x = nn.Embed(cfg.vocab_size, width, dtype=dtype, name="embed")(tokens)
         if cfg.ngram_buckets:
-            x = x + HashedBigramEmbed(cfg.ngram_buckets, cfg.d_model, dtype, name="bigrams")(tokens, mask)
+            x = x + HashedBigramEmbed(cfg.ngram_buckets, width, dtype, name="bigrams")(tokens, mask)
         x = nn.Dropout(cfg.embedding_dropout_rate)(x, deterministic=deterministic)
         if pooling.prepend_cls:
-            cls = self.param("cls", nn.initializers.normal(0.02), (1, 1, cfg.d_model)).astype(dtype)
-            x = jnp.concatenate([jnp.broadcast_to(cls, (x.shape[0], 1, cfg.d_model)), x], axis=1)
+            cls = self.param("cls", nn.initializers.normal(0.02), (1, 1, width)).astype(dtype)
+            x = jnp.concatenate([jnp.broadcast_to(cls, (x.shape[0], 1, width)), x], axis=1)
             mask = jnp.concatenate([jnp.ones((x.shape[0], 1), bool), mask], axis=1)
         x = ENCODERS.get(cfg.encoder)(cfg, score)(x, mask, deterministic=deterministic)
         pooled = pooling.make(cfg, score)(x, mask)

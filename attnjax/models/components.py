@@ -106,6 +106,8 @@ class TransformerSequenceEncoder(nn.Module):
     @nn.compact
     def __call__(self, x: Array, mask: Array, *, deterministic: bool = True) -> Array:
         cfg = self.config
+        if x.shape[-1] != cfg.d_model:  # embeddings of another width (config.embed_dim) join the residual stream
+            x = nn.Dense(cfg.d_model, dtype=cfg.compute_dtype, name="embed_projection")(x)
         x = PositionalEmbedding(cfg.positional, cfg.max_length, name="positional")(x)
         x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
         layers = layer_config(cfg, self.score, rotary=ann.get_positional(cfg.positional).rotary)

@@ -42,6 +42,10 @@ class ModelConfig:
       mlp_dim: Transformer feed-forward width.
       dropout_rate, attention_dropout_rate: in [0, 1).
       embedding_dropout_rate: classifier: dropout on the token embeddings, in [0, 1).
+      embed_dim: classifier: token embedding width; None: ``d_model``. Wider embeddings than the
+        encoder are cheap (a gather) where the encoder's width is what costs (Flax's
+        examples/sst2: 300-wide embeddings into a 256-unit LSTM); the Transformer encoder projects
+        them to ``d_model``, the RNN encoders read them as they are.
       word_dropout_rate: classifier: share of input tokens replaced by ``unk_id`` while training,
         in [0, 1) (Flax's examples/sst2 uses 0.1).
       pre_norm: layer norm before (True) or after (False) each residual sub-layer.
@@ -84,6 +88,7 @@ class ModelConfig:
     dropout_rate: float = 0.1
     attention_dropout_rate: float = 0.0
     embedding_dropout_rate: float = 0.0
+    embed_dim: Optional[int] = None
     word_dropout_rate: float = 0.0
     pre_norm: bool = True
     positional: str = "sinusoidal"
@@ -126,7 +131,7 @@ POSITIVE_FIELDS = (
     "vocab_size", "num_classes", "d_model", "num_heads", "num_layers", "num_decoder_layers",
     "mlp_dim", "max_length", "pooling_hidden", "num_hops",
 )
-OPTIONAL_POSITIVE_FIELDS = ("query_chunk_size", "key_chunk_size", "attention_features")  # None or a positive integer
+OPTIONAL_POSITIVE_FIELDS = ("query_chunk_size", "key_chunk_size", "attention_features", "embed_dim")  # None or a positive integer
 
 
 def to_config(config: Any = None, **overrides: Any) -> ModelConfig:

@@ -13,7 +13,9 @@ what it needs; the command line overrides any field (``--config.model.attention=
     config.data.max_length, max_target_length, bucket_lengths, target_bucket_lengths
     config.model                :class:`attnjax.models.ModelConfig` fields (``vocab_size`` comes from the tokenizer)
     config.optimizer            AdamW: learning_rate, schedule (``cosine``/``rsqrt``/``constant``), warmup_steps,
-                                end_learning_rate_fraction, weight_decay, b1, b2, eps, clip_norm (0 = none)
+                                end_learning_rate_fraction, weight_decay, b1, b2, eps, clip_norm (0 = none),
+                                ema_decay (0 = off; in (0, 1): evaluation, the best checkpoint and the
+                                test read the parameters' moving average, Polyak averaging)
     config.train                batch_size (global, whatever the device count), num_steps,
                                 accumulation_steps, log_every, eval_every, checkpoint_every,
                                 keep_checkpoints, progress
@@ -54,6 +56,8 @@ LATER_FIELDS = (
     (("model", "coverage_loss_weight"), 1.0),
     (("model", "attention_features"), None),
     (("model", "ngram_buckets"), 0),
+    (("model", "embed_dim"), None),
+    (("optimizer", "ema_decay"), 0.0),
 )
 
 
@@ -88,6 +92,7 @@ def default_config() -> ml_collections.ConfigDict:
     config.model.query_chunk_size = ml_collections.FieldReference(None, field_type=int)
     config.model.key_chunk_size = ml_collections.FieldReference(None, field_type=int)
     config.model.attention_features = ml_collections.FieldReference(None, field_type=int)
+    config.model.embed_dim = ml_collections.FieldReference(None, field_type=int)
 
     config.optimizer = ml_collections.ConfigDict()
     config.optimizer.learning_rate = 1e-3
@@ -99,6 +104,7 @@ def default_config() -> ml_collections.ConfigDict:
     config.optimizer.b2 = 0.98
     config.optimizer.eps = 1e-9
     config.optimizer.clip_norm = 1.0
+    config.optimizer.ema_decay = 0.0
 
     config.train = ml_collections.ConfigDict()
     config.train.batch_size = 32

@@ -32,7 +32,7 @@ from attnjax.train.config import as_dict, check_config, complete, run_key
 from attnjax.train.inputs import Split, load_run_data
 from attnjax.train.logs import MetricLogger
 from attnjax.train.optim import make_optimizer
-from attnjax.train.state import TrainState, initial_state
+from attnjax.train.state import TrainState, evaluation_params, initial_state
 from attnjax.train.steps import make_train_step
 from attnjax.train.tasks import TASKS, EvalContext
 from attnjax.train.workdir import RESULTS_FILE, check_restart_from_zero, prepare_workdir, write_json, write_json_lines
@@ -328,12 +328,12 @@ def train_steps(run: Run, progress: Progress, logger: MetricLogger, checkpointer
         if step % tc.eval_every == 0 or last:
             pending.flush(step)
             with run.chrono.paused():  # evaluation is not training time
-                progress.last_eval, records = run.evaluate(progress.state.params, run.data.eval)
+                progress.last_eval, records = run.evaluate(evaluation_params(progress.state), run.data.eval)
                 logger.write(step, "validation", progress.last_eval)
                 value = float(progress.last_eval[ec.best_metric])
                 if _improved(value, progress.best, ec.best_mode):
                     progress.best = {"step": step, "metric": ec.best_metric, "value": value, "metrics": progress.last_eval}
-                    checkpointer.save_best(step, progress.state.params, progress.best)
+                    checkpointer.save_best(step, evaluation_params(progress.state), progress.best)
                     write_json_lines(run.workdir / PREDICTIONS_FILE.format(split="validation"), records)
         if step % tc.checkpoint_every == 0 or last:
             pending.flush(step)
@@ -385,9 +385,10 @@ def finish(run: Run, progress: Progress, logger: MetricLogger, checkpointer: Che
 def _best_params(run: Run, checkpointer: Checkpointer, state: TrainState, best: Optional[dict]) -> tuple[Optional[dict], Any]:
     """``(best, its parameters)`` from the newest readable best checkpoint; when none can be read any
     more, the final parameters, re-evaluated on validation and saved as the best (with a warning)."""
+    final = evaluation_params(state)
     if best is None or run.data.test is None:
-        return best, state.params
-    restored = checkpointer.restore_best(state.params)
+        return best, final
+    restored = checkpointer.restore_best(final)
     if restored is not None:
         return restored[1], restored[0]
     step = int(state.step)
@@ -395,12 +396,12 @@ def _best_params(run: Run, checkpointer: Checkpointer, state: TrainState, best: 
         f"no readable best checkpoint is left (the best was step {best['step']}); testing the final parameters "
         f"(step {step}) instead, re-evaluated on validation", RuntimeWarning, stacklevel=2,
     )
-    metrics, _ = run.evaluate(state.params, run.data.eval)
+    metrics, _ = run.evaluate(final, run.data.eval)
     fallback = {"step": step, "metric": best["metric"], "value": float(metrics[best["metric"]]), "metrics": metrics,
                 "replaces_unreadable_step": best["step"]}
-    checkpointer.save_best(step, state.params, fallback)
+    checkpointer.save_best(step, final, fallback)
     checkpointer.wait()
-    return fallback, state.params
+    return fallback, final
 
 
 def _test(run: Run, params: Any, state: TrainState, best: Optional[dict]) -> Optional[dict]:

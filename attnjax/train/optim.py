@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -53,8 +53,40 @@ def _decay_mask(params: Any) -> Any:
     return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
+class ParameterEmaState(NamedTuple):
+    """``count`` int32 scalar, the updates seen; ``ema`` the moving average, shaped as the params."""
+
+    count: jax.Array
+    ema: Any
+
+
+def parameter_ema(decay: float) -> optax.GradientTransformation:
+    """Keeps an exponential moving average of the parameters after each update (Polyak averaging,
+    as TensorFlow's ExponentialMovingAverage with ``num_updates``): the decay of update ``t`` is
+    ``min(decay, (1 + t) / (10 + t))``, so the first updates are not averaged with the
+    initialisation. Passes the updates through unchanged: training follows the raw parameters,
+    evaluation reads the average (:func:`attnjax.train.state.evaluation_params`). Living in the
+    optimizer state, the average is checkpointed and restored with it, so a resumed run averages
+    exactly as an uninterrupted one."""
+
+    def init(params):
+        return ParameterEmaState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.asarray, params))
+
+    def update(updates, state, params=None):
+        if params is None:
+            raise ValueError("parameter_ema needs the parameters: call tx.update(grads, opt_state, params)")
+        count = state.count
+        rate = jnp.minimum(decay, (1.0 + count) / (10.0 + count))
+        new_params = optax.apply_updates(params, updates)
+        ema = jax.tree.map(lambda e, p: (rate * e + (1.0 - rate) * p).astype(e.dtype), state.ema, new_params)
+        return updates, ParameterEmaState(count + 1, ema)
+
+    return optax.GradientTransformation(init, update)
+
+
 def make_optimizer(opt: Any, num_steps: int) -> tuple[optax.GradientTransformation, Schedule]:
-    """``(tx, schedule)`` from ``config.optimizer``; ``clip_norm <= 0`` disables clipping."""
+    """``(tx, schedule)`` from ``config.optimizer``; ``clip_norm <= 0`` disables clipping;
+    ``ema_decay`` in (0, 1) also keeps the parameters' moving average, which evaluation reads."""
     if opt.learning_rate <= 0:
         raise ValueError(f"config.optimizer.learning_rate={opt.learning_rate!r}; expected a positive number")
     if opt.warmup_steps < 0:
@@ -63,5 +95,11 @@ def make_optimizer(opt: Any, num_steps: int) -> tuple[optax.GradientTransformati
     adamw = optax.adamw(
         schedule, b1=opt.b1, b2=opt.b2, eps=opt.eps, weight_decay=opt.weight_decay, mask=_decay_mask
     )
+    ema_decay = opt.get("ema_decay", 0.0)
+    if isinstance(ema_decay, bool) or not isinstance(ema_decay, (int, float)) or not 0.0 <= ema_decay < 1.0:
+        raise ValueError(
+            f"config.optimizer.ema_decay={ema_decay!r}; expected 0 (no averaging) or a decay in (0, 1), e.g. 0.999"
+        )
     parts = [optax.clip_by_global_norm(opt.clip_norm)] if opt.clip_norm > 0 else []
-    return optax.chain(*parts, adamw), schedule
+    ema = [parameter_ema(float(ema_decay))] if ema_decay > 0 else []
+    return optax.chain(*parts, adamw, *ema), schedule

@@ -29,7 +29,7 @@ from attnjax.train.inputs import TOKENIZER_DIR
 from attnjax.train.logs import LOG_FILE, read_log
 from attnjax.train.loop import run_model_config
 from attnjax.train.optim import make_optimizer
-from attnjax.train.state import TrainState, initial_state
+from attnjax.train.state import TrainState, evaluation_params, initial_state
 from attnjax.train.workdir import CONFIG_FILE, RESULTS_FILE
 
 CHECKPOINT_KINDS = ("best", "latest")
@@ -115,7 +115,7 @@ def load_run(workdir: str | Path, which: str = "best") -> LoadedRun:
         state = _abstract_state(config, model, model_config)
         if which == "latest":
             restored_state, _ = checkpointer.restore_latest(state, move_unreadable=False)
-            params, step = restored_state.params, int(restored_state.step)
+            params, step = evaluation_params(restored_state), int(restored_state.step)
         else:
             try:
                 params, meta = checkpointer.restore_best(state.params, move_unreadable=False)

@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from attnjax.train.optim import ParameterEmaState
+
 
 @flax.struct.dataclass
 class TrainState:
@@ -35,3 +37,13 @@ def initial_state(model: Any, tx: optax.GradientTransformation, inputs: tuple, s
     init_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(seed))
     params = model.init(init_rng, *inputs)["params"]
     return TrainState.create(params, tx, dropout_rng)
+
+
+def evaluation_params(state: TrainState) -> Any:
+    """The parameters evaluation, the best checkpoint and the test read: the moving average when
+    the optimizer keeps one (``config.optimizer.ema_decay > 0``), else the trained parameters."""
+    found = [
+        leaf for leaf in jax.tree.leaves(state.opt_state, is_leaf=lambda x: isinstance(x, ParameterEmaState))
+        if isinstance(leaf, ParameterEmaState)
+    ]
+    return found[0].ema if found else state.params

@@ -18,6 +18,7 @@ CONFIGS = {
     "bag-bigrams-attention": dict(encoder="bag", pooling="attention", attention="scaled_dot", ngram_buckets=64),
     "transformer-chunked": dict(encoder="transformer", pooling="mean", attention="gaussian",
                                 use_chunked=True, query_chunk_size=4, key_chunk_size=4),
+    "transformer-cls-wide-embed": dict(encoder="transformer", pooling="cls", attention="cosine", embed_dim=24),
 }
 
 
@@ -58,6 +59,7 @@ def test_weights_of_every_layer_read_back_and_dropout_is_active(built, fast):
         "bag-none": 0,
         "bag-bigrams-attention": 1,  # the pooling: the bag encoder has no attention
         "transformer-chunked": 0,  # the chunked path never builds the weights
+        "transformer-cls-wide-embed": 2,
     }[name]
     assert len(paths) == expected, paths
     for _, w in weights:
@@ -118,3 +120,21 @@ def test_bigram_features_make_a_bag_of_words_model_see_word_order():
         assert ("bigrams" in params) == bool(buckets)
         same = np.allclose(model.apply({"params": params}, forward), model.apply({"params": params}, backward), atol=1e-6)
         assert same != order_matters
+
+
+@pytest.mark.parametrize("encoder", ["lstm", "transformer", "bag"])
+def test_embed_dim_sets_the_embedding_width_apart_from_the_encoder(encoder):
+    config = {**BASE, "encoder": encoder, "pooling": "attention", "attention": "scaled_dot", "num_heads": 1,
+              "ngram_buckets": 32}
+    narrow, wide = build_model(config), build_model({**config, "embed_dim": 40})
+    rng = jax.random.key(0)
+    params = wide.init(rng, *example_inputs(wide.config))["params"]
+    assert params["embed"]["embedding"].shape == (30, 40) and params["bigrams"]["embed"]["embedding"].shape[-1] == 40
+    # Only the Transformer's residual stream needs d_model: it alone gains a projection.
+    assert ("embed_projection" in params.get("encoder", {})) == (encoder == "transformer")
+    if encoder == "lstm":  # the LSTM reads the 40-wide embeddings into its 16-unit cells
+        assert params["encoder"]["rnn"]["forward_cell"]["ii"]["kernel"].shape == (40, 16)
+    assert wide.apply({"params": params}, TOKENS).shape == (2, 4)
+    narrow_params = narrow.init(rng, *example_inputs(narrow.config))["params"]
+    assert narrow_params["embed"]["embedding"].shape == (30, 16)  # None: d_model, as before
+    assert "embed_projection" not in narrow_params.get("encoder", {})

@@ -30,6 +30,7 @@ from attnjax.ops import list_scores
         (dict(unk_id=32, vocab_size=32), "unk_id", "vocab_size"),
         (dict(word_dropout_rate=-0.1), "word_dropout_rate", "[0, 1)"),
         (dict(embedding_dropout_rate=1.0), "embedding_dropout_rate", "[0, 1)"),
+        (dict(embed_dim=0), "embed_dim", "None or a positive integer"),
     ],
 )
 def test_bad_config_names_field_value_and_allowed(overrides, field, allowed):
