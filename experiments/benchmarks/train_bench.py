@@ -20,11 +20,19 @@ same run); torch rows use the FLOPs of our step (same model).
     python experiments/benchmarks/train_bench.py --dtype bfloat16   # on a GPU/TPU
     python experiments/benchmarks/train_bench.py --torch eager      # no torch.compile (slow to build)
     python experiments/benchmarks/train_bench.py --torch            # JAX contenders only
+    python experiments/benchmarks/train_bench.py --torch --rounds 1 --profile /tmp/prof   # where our step's time goes
+
+``--profile DIR`` also traces 5 of our steps with ``jax.profiler`` (a Perfetto trace in DIR) and
+prints the XLA operations that took the most time, each with its output shape and the model
+operation it comes from (the HLO metadata), so a slow kernel can be traced back to the code.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import glob
+import gzip
 import json
 import os
 import statistics
@@ -187,6 +195,42 @@ def _jax_runner(compiled, params, opt_state, batch) -> Callable[[int], None]:
     return run
 
 
+def profile_step(compiled, params, opt_state, batch, directory: str, steps: int = 5, top: int = 12) -> list[dict]:
+    """Traces ``steps`` calls of the compiled step into ``directory`` and returns the ``top`` XLA
+    operations by time per step: ``{"op", "ms_per_step", "share", "shape", "source"}``."""
+    for _ in range(2):
+        params, opt_state, loss = compiled(params, opt_state, batch)
+    loss.block_until_ready()
+    jax.profiler.start_trace(directory, create_perfetto_trace=True)
+    for _ in range(steps):
+        params, opt_state, loss = compiled(params, opt_state, batch)
+    loss.block_until_ready()
+    jax.profiler.stop_trace()
+    traces = sorted(glob.glob(os.path.join(directory, "**", "perfetto_trace.json.gz"), recursive=True), key=os.path.getmtime)
+    if not traces:
+        raise RuntimeError(f"jax.profiler wrote no perfetto_trace.json.gz under {directory!r}")
+    events = json.load(gzip.open(traces[-1]))
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    # The HLO's own op names (fusion.12, dot_general.76, ...); the executor's wrapper events are not ops.
+    hlo = {}
+    for line in compiled.as_text().splitlines():
+        line = line.strip().removeprefix("ROOT ")
+        if line.startswith("%") and " = " in line:
+            name, rest = line[1:].split(" = ", 1)
+            source = rest.split('op_name="', 1)[1].split('"', 1)[0] if 'op_name="' in rest else ""
+            hlo[name] = (rest.split(" ", 1)[0], source)
+    spent = collections.Counter()
+    for event in events:
+        if event.get("ph") == "X" and event.get("name") in hlo:
+            spent[event["name"]] += event.get("dur", 0.0)  # microseconds
+    total = sum(spent.values())
+    return [
+        {"op": name, "ms_per_step": us / steps / 1e3, "share": us / total if total else float("nan"),
+         "shape": hlo[name][0], "source": hlo[name][1].removeprefix("jit(step)/")}
+        for name, us in spent.most_common(top)
+    ]
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--layers", type=int, default=2)
@@ -202,6 +246,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--torch", nargs="*", default=["eager", "compile"], choices=["eager", "compile"],
                         help="PyTorch contenders to time (none: --torch with no value)")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--profile", metavar="DIR", help="also trace our step into DIR and print its costliest XLA ops")
     args = parser.parse_args(argv)
     dtype = jnp.dtype(args.dtype)
 
@@ -232,6 +277,10 @@ def main(argv=None) -> dict:
         cost = cost[0] if isinstance(cost, (list, tuple)) else cost
         params, opt_state, loss = compiled(params, opt_state, batch)
         loss.block_until_ready()
+        if name == "ours" and args.profile:
+            profiled = profile_step(compiled, params, opt_state, batch, args.profile)
+            params = jax.jit(model.init)(jax.random.key(0), batch["inputs"])["params"]  # donated above
+            opt_state = tx.init(params)
         contenders[name] = {
             "run": _jax_runner(compiled, params, opt_state, batch), "times": [],
             "flops": float(cost.get("flops", float("nan"))),
@@ -275,6 +324,8 @@ def main(argv=None) -> dict:
         if name.startswith("torch"):
             results[f"speed_ratio_ours_over_{name.replace(' ', '_')}"] = results[name]["step_seconds_median"] / ours_median
     results["not_run"] = failed
+    if args.profile:
+        results["profile_ours"] = profiled
 
     print(f"device: {results['device']} ({results['backend']}), {args.dtype}, B={args.batch} L={args.length} "
           f"layers={args.layers} d_model={args.d_model} heads={args.heads} mlp={args.mlp}; "
@@ -293,6 +344,12 @@ def main(argv=None) -> dict:
         if name != "ours":
             ratio = results[name]["step_seconds_median"] / ours_median
             print(f"ours / {name} speed: {ratio:.3f}x (above 1: ours faster)")
+    if args.profile:
+        print(f"\nour step's costliest XLA ops (5 traced steps, trace in {args.profile}):\n")
+        print("| op | ms per step | share of op time | output | from |")
+        print("|---|---:|---:|---|---|")
+        for row in profiled:
+            print(f"| {row['op']} | {row['ms_per_step']:.1f} | {row['share']:.1%} | {row['shape']} | {row['source'][:90]} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

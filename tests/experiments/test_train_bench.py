@@ -22,3 +22,14 @@ def test_tiny_run_times_ours_flax_and_torch_eager(capsys):
 def test_tiny_run_without_torch():
     results = train_bench.main(TINY + ["--torch"])
     assert "torch eager" not in results and results["speed_ratio_ours_over_flax"] > 0
+
+
+def test_profile_names_the_costliest_ops_of_our_step(tmp_path, capsys):
+    results = train_bench.main(TINY + ["--torch", "--profile", str(tmp_path)])
+    rows = results["profile_ours"]
+    assert rows and all(row["ms_per_step"] > 0 and 0 < row["share"] <= 1 for row in rows)
+    assert [row["ms_per_step"] for row in rows] == sorted((row["ms_per_step"] for row in rows), reverse=True)
+    # Each op is traced back to the model operation it computes.
+    assert any("Classifier" in row["source"] for row in rows)
+    assert list(tmp_path.rglob("perfetto_trace.json.gz"))
+    assert "costliest XLA ops" in capsys.readouterr().out
