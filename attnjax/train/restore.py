@@ -84,7 +84,8 @@ def load_run(workdir: str | Path, which: str = "best") -> LoadedRun:
     Args:
       workdir: the run's directory (``config.json``, ``tokenizer/``, ``checkpoints/``, ...).
       which: ``"best"``: the parameters with the best validation metric (what the run tested);
-        ``"latest"``: the newest readable training checkpoint (the final parameters once finished).
+        ``"latest"``: the newest readable training checkpoint (the final parameters once finished;
+        with ``config.optimizer.ema_decay > 0`` their moving average, which evaluation read).
 
     Raises ValueError for another ``which``, FileNotFoundError when ``workdir`` holds no run
     (no ``config.json``) or no checkpoint of that kind yet, RuntimeError when none of them can be read.
