@@ -5,12 +5,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from experiments.benchmarks import attention_bench
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # a benchmark smoke test (20-45 s on 2 cores): -m slow runs it
 def test_speed_table_has_every_contender_and_ratio():
     table = attention_bench.speed_table([(1, 32)], ["scaled_dot", "additive"], rounds=2, max_seconds=5.0,
                                         chunks=(16, 16), implementation=None)

@@ -2,6 +2,7 @@
 ways (timings are not checked)."""
 
 import numpy as np
+import pytest
 
 from experiments.benchmarks import pointer_bench
 
@@ -21,6 +22,7 @@ def test_copy_contenders_agree():
     np.testing.assert_allclose(scatter_grad, one_hot_grad, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # a benchmark smoke test (20-45 s on 2 cores): -m slow runs it
 def test_tiny_run_prints_every_part(capsys):
     pointer_bench.main([
         "--batch", "2", "--src-len", "10", "--tgt-len", "4", "--vocab", "30", "--d-model", "16", "--heads", "2",

@@ -9,6 +9,7 @@ TINY = ["--layers", "1", "--d-model", "16", "--heads", "2", "--mlp", "32", "--le
         "--vocab", "50", "--rounds", "1", "--steps-per-round", "1"]
 
 
+@pytest.mark.slow  # a benchmark smoke test (20-45 s on 2 cores): -m slow runs it
 def test_tiny_run_times_ours_flax_and_torch_eager(capsys):
     pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[bench]')")
     results = train_bench.main(TINY + ["--torch", "eager"])
