@@ -195,16 +195,12 @@ def _jax_runner(compiled, params, opt_state, batch) -> Callable[[int], None]:
     return run
 
 
-def profile_step(compiled, params, opt_state, batch, directory: str, steps: int = 5, top: int = 12) -> list[dict]:
-    """Traces ``steps`` calls of the compiled step into ``directory`` and returns the ``top`` XLA
-    operations by time per step: ``{"op", "ms_per_step", "share", "shape", "source"}``."""
-    for _ in range(2):
-        params, opt_state, loss = compiled(params, opt_state, batch)
-    loss.block_until_ready()
+def profile_step(run: Callable[[int], None], compiled, directory: str, steps: int = 5, top: int = 12) -> list[dict]:
+    """Traces ``run(steps)`` (a contender's runner, so its state carries on) into ``directory`` and
+    returns the ``top`` XLA operations of ``compiled`` by time per step:
+    ``{"op", "ms_per_step", "share", "shape", "source"}``."""
     jax.profiler.start_trace(directory, create_perfetto_trace=True)
-    for _ in range(steps):
-        params, opt_state, loss = compiled(params, opt_state, batch)
-    loss.block_until_ready()
+    run(steps)
     jax.profiler.stop_trace()
     traces = sorted(glob.glob(os.path.join(directory, "**", "perfetto_trace.json.gz"), recursive=True), key=os.path.getmtime)
     if not traces:
@@ -277,12 +273,8 @@ def main(argv=None) -> dict:
         cost = cost[0] if isinstance(cost, (list, tuple)) else cost
         params, opt_state, loss = compiled(params, opt_state, batch)
         loss.block_until_ready()
-        if name == "ours" and args.profile:
-            profiled = profile_step(compiled, params, opt_state, batch, args.profile)
-            params = jax.jit(model.init)(jax.random.key(0), batch["inputs"])["params"]  # donated above
-            opt_state = tx.init(params)
         contenders[name] = {
-            "run": _jax_runner(compiled, params, opt_state, batch), "times": [],
+            "run": _jax_runner(compiled, params, opt_state, batch), "compiled": compiled, "times": [],
             "flops": float(cost.get("flops", float("nan"))),
             "num_params": sum(x.size for x in jax.tree.leaves(params)),
         }
@@ -324,7 +316,8 @@ def main(argv=None) -> dict:
         if name.startswith("torch"):
             results[f"speed_ratio_ours_over_{name.replace(' ', '_')}"] = results[name]["step_seconds_median"] / ours_median
     results["not_run"] = failed
-    if args.profile:
+    if args.profile:  # after the timed rounds, which it would otherwise perturb; the runner is warm by now
+        profiled = profile_step(contenders["ours"]["run"], contenders["ours"]["compiled"], args.profile)
         results["profile_ours"] = profiled
 
     print(f"device: {results['device']} ({results['backend']}), {args.dtype}, B={args.batch} L={args.length} "
