@@ -12,6 +12,7 @@ from attnjax.models.seq2seq_transformer import Seq2SeqTransformer
 from attnjax.models.components import ENCODERS, POOLINGS
 from attnjax.models.config import DTYPES, NO_ATTENTION, ModelConfig, to_config
 from attnjax.models.encoder_decoder import AUX_LOSSES
+from attnjax.models.coverage_phase import COVERAGE_LOSS, coverage_phase
 from attnjax.models.decoding import beam_decode, beam_search, greedy_decode, greedy_search
 from attnjax.models.registry import (
     MODELS, ModelSpec, build_model, example_inputs, init_model, validate, with_attention,
@@ -20,6 +21,7 @@ from attnjax.models.summary import count_params, model_summary, summarize
 
 __all__ = [
     "AUX_LOSSES",
+    "COVERAGE_LOSS",
     "DTYPES",
     "ENCODERS",
     "MODELS",
@@ -34,6 +36,7 @@ __all__ = [
     "beam_search",
     "build_model",
     "count_params",
+    "coverage_phase",
     "example_inputs",
     "greedy_decode",
     "greedy_search",

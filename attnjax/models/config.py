@@ -67,6 +67,12 @@ class ModelConfig:
         attention, and a coverage loss is added (See et al. 2017, section 2.3). Needs attention
         and the full (not chunked) attention weights.
       coverage_loss_weight: weight of the coverage loss, a number >= 0 (See et al. used 1).
+      coverage_start_step: with ``coverage``, the training step at which coverage turns on (See et
+        al.'s coverage phase: they trained the pointer-generator, then added coverage for the last
+        3,000 steps). Before it the model trains as one without coverage (its coverage parameters,
+        which start at zero, get no gradient and the coverage loss weighs 0;
+        :func:`attnjax.models.coverage_phase`); 0: coverage from the first step. Without
+        ``coverage`` it has no effect, so ``coverage=False`` alone turns off a scheduled coverage.
       use_chunked, query_chunk_size, key_chunk_size: memory-efficient attention (no weights sown).
       pad_id: padding token id.
       unk_id: unknown-word token id (the tokenizers' shared id 3), what word dropout writes.
@@ -102,6 +108,7 @@ class ModelConfig:
     pointer: bool = False
     coverage: bool = False
     coverage_loss_weight: float = 1.0
+    coverage_start_step: int = 0
     use_chunked: bool = False
     query_chunk_size: Optional[int] = None  # None: chosen by attnjax.ops.chunked_attention
     key_chunk_size: Optional[int] = None
@@ -204,6 +211,12 @@ def check_common(config: ModelConfig) -> None:
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight < float("inf"):
         raise ValueError(
             f"config.coverage_loss_weight={weight!r} is not allowed; expected a finite number >= 0"
+        )
+    start = config.coverage_start_step
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise ValueError(
+            f"config.coverage_start_step={start!r} is not allowed; expected a whole number of steps "
+            ">= 0 (0: coverage from the first step)"
         )
     if config.coverage and config.attention == NO_ATTENTION:
         raise ValueError(

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from attnjax import nn as ann
+from attnjax.models.coverage_phase import COVERAGE_LOSS
 from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
 from attnjax.models.encoder_decoder import Array, Encoded, EncoderDecoder
 from attnjax.models.pointer import pointer_log_probs
@@ -87,7 +88,7 @@ class Seq2SeqRNN(EncoderDecoder):
             y, encoded["carry"], encoded["memory"], encoded["mask"], encoded.get("memory_key_value")
         )
         for loss in coverage_loss:  # one with config.coverage, none without
-            self.sow_loss("coverage", self.config.coverage_loss_weight * loss)
+            self.sow_loss(COVERAGE_LOSS, self.config.coverage_loss_weight * loss)
         logits = self.logits(self.dropout(states, deterministic=deterministic)).astype(jnp.float32)
         if not self.config.pointer:
             return logits

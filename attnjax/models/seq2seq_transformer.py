@@ -35,6 +35,7 @@ import jax.numpy as jnp
 
 from attnjax import nn as ann
 from attnjax.models.components import PositionalEmbedding, layer_config
+from attnjax.models.coverage_phase import COVERAGE_LOSS
 from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
 from attnjax.models.encoder_decoder import Array, Encoded, EncoderDecoder
 from attnjax.models.pointer import pointer_log_probs
@@ -79,7 +80,7 @@ class Seq2SeqTransformer(EncoderDecoder):
         out = self.decoder(y, encoded["memory"], encoded["mask"], deterministic=deterministic)
         y, *extras = out if isinstance(out, tuple) else (out,)
         if cfg.coverage:
-            self.sow_loss("coverage", cfg.coverage_loss_weight * extras.pop(0))
+            self.sow_loss(COVERAGE_LOSS, cfg.coverage_loss_weight * extras.pop(0))
         logits = self.logits(y).astype(jnp.float32)
         if not cfg.pointer:
             return logits

@@ -5,7 +5,7 @@ so swapping the attention variant is one attribute. Attention weights are sown i
 ``intermediates`` collection; decoding caches live in the ``cache`` collection.
 """
 
-from attnjax.nn.attention import Attention
+from attnjax.nn.attention import COVERAGE_PARAM, Attention
 from attnjax.nn.pooling import AttentionPooling, QueryAttentionPooling, first_pool, mean_pool
 from attnjax.nn.positional import (
     POSITIONAL,
@@ -28,6 +28,7 @@ from attnjax.nn.transformer import (
 )
 
 __all__ = [
+    "COVERAGE_PARAM",
     "CELLS",
     "POSITIONAL",
     "Attention",

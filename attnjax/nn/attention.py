@@ -36,6 +36,9 @@ from attnjax.nn.positional import apply_rotary
 from attnjax.ops import Score
 
 Array = jax.Array
+# The parameter that holds a score's coverage weights (Score.init_coverage): found by this name by
+# attnjax.models.coverage_phase, which holds it at zero before See et al.'s coverage phase.
+COVERAGE_PARAM = "coverage"
 
 
 class Attention(nn.Module):
@@ -186,7 +189,7 @@ class Attention(nn.Module):
         """The coverage path: ``(out, covered)``, its weights sown like the plain path's."""
         head_dim = query.shape[-1]
         coverage_params = self.param(
-            "coverage", lambda rng: score.init_coverage(rng, self.num_heads, head_dim, score_params)
+            COVERAGE_PARAM, lambda rng: score.init_coverage(rng, self.num_heads, head_dim, score_params)
         )
         dropout_rng = None
         if self.dropout_rate > 0.0 and not deterministic:

@@ -54,6 +54,7 @@ LATER_FIELDS = (
     (("eval", "min_decode_length"), 0),
     (("model", "coverage"), False),
     (("model", "coverage_loss_weight"), 1.0),
+    (("model", "coverage_start_step"), 0),
     (("model", "attention_features"), None),
     (("model", "ngram_buckets"), 0),
     (("model", "embed_dim"), None),
@@ -255,6 +256,13 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         validate(model)
     except ValueError as error:  # the model's messages say config.<field>: name the section
         raise ValueError(str(error).replace("config.", "config.model.")) from None
+    start = config.model.get("coverage_start_step", 0)
+    if config.model.get("coverage", False) and start and start >= config.train.num_steps:
+        raise ValueError(
+            f"config.model.coverage_start_step={start} is not below config.train.num_steps="
+            f"{config.train.num_steps}: coverage would never turn on; set it below num_steps (See et al. "
+            "trained the last 3,000 of their steps with coverage), or 0 for coverage from the first step"
+        )
     make_optimizer(config.optimizer, config.train.num_steps)
 
 

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.models import AUX_LOSSES, beam_decode, greedy_decode
+from attnjax.models import AUX_LOSSES, COVERAGE_LOSS, beam_decode, coverage_phase, greedy_decode
 from attnjax.train import metrics as metric_lib
 from attnjax.train.tasks import (
     TASKS, Batch, EvalContext, Task, padded_ids, sown_weights, token_strings, weighted_cross_entropy,
@@ -54,12 +54,14 @@ def _token_losses(model: nn.Module, params: Any, batch: Batch, bos_id: int, dete
 
 
 def summarization_loss(model: nn.Module, params: Any, batch: Batch, rng: Array, step: Array, *, bos_id: int):
-    del step
+    # See et al.'s coverage phase (config.coverage_start_step): no coverage before it.
+    params, coverage_scale = coverage_phase(model.config, params, step)
     losses, weights, logits, aux = _token_losses(model, params, batch, bos_id, deterministic=False, rng=rng)
     correct = (jnp.argmax(logits, -1) == batch["targets"]).astype(jnp.float32) * weights
     total = losses.sum()
-    for loss in aux.values():
-        total = total + loss.sum()
+    for name, loss in aux.items():
+        # Before the phase the coverage loss weighs 0 in the objective; its metric still shows it.
+        total = total + (coverage_scale if name == COVERAGE_LOSS else 1.0) * loss.sum()
     sums = {"weight": weights.sum(), "token_accuracy": correct.sum()}
     sums.update({f"{name}_loss": loss.sum() for name, loss in aux.items()})
     return total, sums

@@ -196,6 +196,45 @@ def test_summarization_loss_adds_the_weighted_coverage_loss_and_trains_w_c(built
         assert np.isfinite(g).all() and np.abs(g).max() > 0
 
 
+def test_before_the_coverage_phase_the_model_trains_as_one_without_coverage(built, fast):
+    # See et al.'s schedule: w_c starts at zero and gets no gradient before coverage_start_step, and
+    # the coverage loss weighs 0 (its metric still reports it); from that step both are on. The step
+    # is traced: one compiled step serves both phases.
+    model, params, apply = built
+    params = _set_coverage(params, lambda x, i: jnp.zeros_like(x))  # as initialised
+    phased = build_model(model.config.replace(coverage_start_step=3))
+    plain = build_model(model.config.replace(coverage=False))
+    batch = _batch()
+
+    def loss_and_grads(m):
+        return jax.jit(lambda p, step: jax.value_and_grad(
+            lambda p: summarization_loss(m, p, batch, jax.random.key(0), step, bos_id=BOS), has_aux=True)(p))
+
+    step_fn = loss_and_grads(phased)
+    (plain_total, _), plain_grads = loss_and_grads(plain)(_strip_coverage(params), 0)
+    (always_total, always_sums), _ = loss_and_grads(model)(params, 0)
+    _, losses = apply(params, SOURCE, TARGETS_IN)
+    coverage_loss = float(jnp.sum(losses * batch["target_mask"]))
+    assert coverage_loss > 0
+    for step in (0, 2):
+        (total, sums), grads = step_fn(params, jnp.asarray(step))
+        np.testing.assert_allclose(total, plain_total, rtol=1e-6)
+        np.testing.assert_allclose(sums["coverage_loss"], coverage_loss, rtol=1e-5)  # reported, not trained
+        for path, g in jax.tree_util.tree_flatten_with_path(grads)[0]:
+            if _is_coverage(path):
+                np.testing.assert_array_equal(g, 0.0)
+        stripped = _strip_coverage(grads)
+        assert jax.tree.structure(stripped) == jax.tree.structure(plain_grads)
+        for g, expected in zip(jax.tree.leaves(stripped), jax.tree.leaves(plain_grads)):
+            np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-6)  # another op order
+    for step in (3, 10):
+        (total, sums), grads = step_fn(params, jnp.asarray(step))
+        np.testing.assert_allclose(total, always_total, rtol=1e-6)
+        np.testing.assert_allclose(total - plain_total, coverage_loss, rtol=1e-4)
+        coverage_grads = [g for path, g in jax.tree_util.tree_flatten_with_path(grads)[0] if _is_coverage(path)]
+        assert coverage_grads and all(np.abs(g).max() > 0 for g in coverage_grads)
+
+
 def test_cached_decoding_carries_the_coverage(built, fast):
     model, params, apply = built
 
@@ -241,6 +280,9 @@ def test_greedy_and_beam_search_score_with_the_coverage(built, fast):
     (dict(model="seq2seq_rnn", coverage_loss_weight=-1.0), r"coverage_loss_weight=-1.0 is not allowed"),
     (dict(model="seq2seq_rnn", coverage_loss_weight="1"), r"coverage_loss_weight='1' is not allowed"),
     (dict(model="seq2seq_rnn", coverage=1), r"config.coverage=1 is not allowed; expected True or False"),
+    (dict(model="seq2seq_rnn", coverage_start_step=-1), r"coverage_start_step=-1 is not allowed; expected a whole"),
+    (dict(model="seq2seq_rnn", coverage_start_step=True), r"coverage_start_step=True is not allowed; expected a whole"),
+    (dict(model="seq2seq_rnn", coverage_start_step=2.5), r"coverage_start_step=2.5 is not allowed; expected a whole"),
 ])
 def test_config_rejects_coverage_it_cannot_use(changes, message):
     with pytest.raises(ValueError, match=message):

@@ -56,10 +56,13 @@ def test_run_keys_of_runs_recorded_before_the_constraints_are_unchanged():
     recorded = as_dict(config)  # what a run saved before the fields existed
     del recorded["eval"]["no_repeat_ngram_size"], recorded["eval"]["min_decode_length"]
     del recorded["model"]["coverage"], recorded["model"]["coverage_loss_weight"]
+    del recorded["model"]["coverage_start_step"]
     assert run_key(config) == run_key(recorded)
     config.model.coverage = True
     assert run_key(config) != run_key(recorded)
-    config.model.coverage = False
+    config.model.coverage_start_step = 5
+    assert run_key(config) != run_key(recorded)
+    config.model.coverage, config.model.coverage_start_step = False, 0
     config.eval.no_repeat_ngram_size = 3
     assert run_key(config) != run_key(recorded)
     config.eval.no_repeat_ngram_size, config.eval.min_decode_length = 0, 5

@@ -120,3 +120,32 @@ def test_summarization_decodes_and_scores_rouge(tmp_path):
     assert 0.0 <= validation["rougeL"] <= 100.0 and validation["perplexity"] > 1.0
     assert 0.0 <= validation["repeated_trigrams"] <= 1.0
     assert results["best"]["metric"] == "rougeL" and results["test"]["decoded"] == 8
+
+
+def test_a_coverage_phase_that_never_starts_is_refused(tmp_path):
+    from train_testing import tiny_summarization
+
+    config = tiny_summarization(steps=4, model__coverage=True, model__coverage_start_step=4)
+    with pytest.raises(ValueError, match=r"coverage_start_step=4 is not below config.train.num_steps=4: coverage would never"):
+        train_and_evaluate(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_coverage_trains_from_its_start_step(tmp_path):
+    # w_c starts at zero and is held there before coverage_start_step (tests/models/test_coverage.py):
+    # that it moved in a run whose last step is the first with coverage shows the loop hands the
+    # loss the real step.
+    import jax
+    import numpy as np
+
+    from attnjax.train import load_run
+    from train_testing import tiny_summarization
+
+    config = tiny_summarization(steps=4, model__coverage=True, model__coverage_start_step=3)
+    train_and_evaluate(config, tmp_path)
+    params = load_run(tmp_path, "latest").params
+    coverage = [x for path, x in jax.tree_util.tree_flatten_with_path(params)[0]
+                if any(getattr(k, "key", None) == "coverage" for k in path)]
+    assert coverage and all(np.abs(np.asarray(x)).max() > 0 for x in coverage)
+    assert "coverage_loss" in next(iter(read_log(tmp_path)))
