@@ -10,8 +10,10 @@ summary, and the **re-attention**: the mean over decoded steps of ``sum_i min(a_
 (``c^t``: the sum of the earlier steps' attention), the coverage loss of the summary the model
 decoded (teacher-forced on its own output; the last decoder layer's cross-attention, heads
 averaged), what See et al. (2017)'s coverage trains down. With two runs or more, each run's
-paired ROUGE-1 difference to the first, with a 95% bootstrap interval over the articles. Writes
-nothing; ``--json FILE`` writes the numbers there.
+paired difference in each ROUGE score to the first, with a 95% bootstrap interval over the
+articles; ``--stored`` computes those differences from what the runs' evaluation decoded
+(``predictions_<split>.jsonl``) without decoding. Writes nothing; ``--json FILE`` writes the
+numbers there.
 """
 
 from __future__ import annotations
@@ -24,73 +26,62 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.train import load_run
-from attnjax.train import metrics as metric_lib
+from attnjax import ops
+from attnjax.train import LoadedRun, load_run
 from attnjax.train.inputs import first_examples, open_data
-from attnjax.train.summarization import decode_ids, shift_right, summary_length
-from attnjax.train.tasks import sown_weights
-
-BOOTSTRAP_SAMPLES = 10_000
+from attnjax.train.metrics import ROUGE_TYPES
+from attnjax.train.summarization import decode_with_cross_attention, score_summaries, summary_length
+from experiments.table import bootstrap_interval
 
 
 def reattention(weights: np.ndarray, steps: int) -> float:
-    """Mean over the first ``steps`` rows of ``sum_i min(a_t,i, c_t,i)``; ``weights [T, S]``."""
-    weights = weights[:steps]
-    coverage = np.cumsum(weights, axis=0) - weights
-    return float(np.minimum(weights, coverage).sum(-1).mean()) if steps else 0.0
+    """Mean over the first ``steps`` rows of ``weights [T, S]`` (heads averaged) of the coverage
+    loss (:func:`attnjax.ops.coverage_loss`), the coverage before each row summing the earlier rows."""
+    if not steps:
+        return 0.0
+    weights = jnp.asarray(weights[:steps])
+    coverage = jnp.cumsum(weights, axis=0) - weights
+    return float(ops.coverage_loss(weights[None, None], coverage[None]).mean())
 
 
-def redecode(workdir: Path, articles: list[dict], which: str, batch_size: int, changes: dict) -> list[dict]:
-    """Per article: its prediction, ROUGE scores, repeated-trigram share and re-attention."""
-    run = load_run(workdir, which)
+def redecode(run: LoadedRun, articles: list[dict], batch_size: int, changes: dict) -> tuple[dict, list[dict]]:
+    """``(summary, records)``: ROUGE and the repeated-trigram share of ``run``'s summaries of
+    ``articles`` (:func:`attnjax.train.summarization.score_summaries`), the re-attention beside them."""
     if run.config.task != "summarization":
-        raise ValueError(f"{workdir} is a {run.config.task!r} run; expected a summarization run")
+        raise ValueError(f"{run.workdir} is a {run.config.task!r} run; expected a summarization run")
     eval_config = run.config.eval.copy_and_resolve_references()
     eval_config.update(changes)
-    tokenizer, length = run.tokenizer, run.config.data.max_length
-    records, rouge = [], metric_lib.RougeMetrics()
+    predictions, reattentions = [], []
     for start in range(0, len(articles), batch_size):
         chunk = articles[start:start + batch_size]
-        ids = np.zeros((batch_size, length), np.int32)  # one shape: one compile
+        ids = np.zeros((batch_size, run.config.data.max_length), np.int32)  # one shape: one compile
         encoded = run.encode([a["document"] for a in chunk])
         ids[: len(chunk), : encoded.shape[1]] = encoded
-        inputs = jnp.asarray(ids)
-        decoded = np.asarray(decode_ids(run.model, run.params, inputs, eval_config, tokenizer))
-        _, state = run.model.apply(
-            {"params": run.params}, inputs, shift_right(jnp.asarray(decoded), tokenizer.bos_id),
-            mutable=["intermediates"],
-        )
-        weights = sown_weights(state["intermediates"], ("cross_attention", "decoder"))
+        decoded, weights = decode_with_cross_attention(run, jnp.asarray(ids), eval_config)
         if weights is None:
-            raise ValueError(f"{workdir}: the model sows no cross-attention weights (attention='none'?)")
-        weights = weights.mean(1)  # [B, T, S], heads averaged
-        predictions = []
+            raise ValueError(f"{run.workdir}: the model sows no cross-attention weights (attention='none'?)")
         for i in range(len(chunk)):
-            n = summary_length(decoded[i], tokenizer.eos_id)
-            predictions.append(tokenizer.decode(decoded[i, :n]))
-            records.append({"index": start + i, "reattention": reattention(weights[i], n)})
-        for record, prediction, scores in zip(records[-len(chunk):], predictions,
-                                              rouge.update(predictions, [a["summary"] for a in chunk])):
-            record.update(prediction=prediction, **scores,
-                          repeated_trigrams=metric_lib.repeated_ngram_rate([prediction]))
-    return records
+            n = summary_length(decoded[i], run.tokenizer.eos_id)
+            predictions.append(run.tokenizer.decode(decoded[i, :n]))
+            reattentions.append(reattention(weights[i].mean(0), n))  # heads averaged
+    summary, records = score_summaries(predictions, articles, 0)
+    for record, prediction, value in zip(records, predictions, reattentions):
+        record.update(prediction=prediction, reattention=value)
+    return {**summary, "reattention": float(np.mean(reattentions)), "decoded": len(records)}, records
 
 
-def summary(records: list[dict]) -> dict:
-    return {
-        **{k: float(np.mean([r[k] for r in records])) for k in metric_lib.ROUGE_TYPES},
-        "repeated_trigrams": metric_lib.repeated_ngram_rate([r["prediction"] for r in records]),
-        "reattention": float(np.mean([r["reattention"] for r in records])),
-        "decoded": len(records),
-    }
+def stored_records(workdir: Path, split: str, count: int) -> list[dict]:
+    """The first ``count`` per-example records of what the run's evaluation decoded."""
+    path = workdir / f"predictions_{split}.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: the run has not evaluated {split!r}; drop --stored to decode")
+    records = sorted((json.loads(line) for line in path.read_text().splitlines() if line.strip()), key=lambda r: r["index"])
+    return records[:count]
 
 
 def paired_difference(a: list[dict], b: list[dict], field: str = "rouge1") -> tuple[float, float, float]:
-    """Mean of ``a - b`` over the articles and its 95% bootstrap interval."""
-    diffs = np.array([x[field] - y[field] for x, y in zip(a, b)])
-    samples = np.random.default_rng(0).integers(0, len(diffs), size=(BOOTSTRAP_SAMPLES, len(diffs)))
-    means = diffs[samples].mean(1)
-    return float(diffs.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    """Mean of ``a - b`` over the articles and its 95% bootstrap interval (the tables' bootstrap)."""
+    return bootstrap_interval(np.array([x[field] - y[field] for x, y in zip(a, b)]))
 
 
 def main(argv=None) -> int:
@@ -102,6 +93,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--no-repeat-ngram-size", type=int, help="n-gram blocking (0: off); default: the run's")
     parser.add_argument("--min-decode-length", type=int, help="default: the run's")
+    parser.add_argument("--stored", action="store_true",
+                        help="score the runs' stored predictions_<split>.jsonl (what evaluation decoded) instead of decoding")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args(argv)
     for path in args.runs:
@@ -111,18 +104,26 @@ def main(argv=None) -> int:
         parser.error(f"--count={args.count} and --batch-size={args.batch_size}; expected positive integers")
     changes = {k: v for k, v in (("no_repeat_ngram_size", args.no_repeat_ngram_size),
                                  ("min_decode_length", args.min_decode_length)) if v is not None}
-    config = load_run(args.runs[0], args.which).config
-    articles = first_examples(open_data(config.data), args.split, args.count)
-    articles = [articles[i] for i in range(len(articles))]
+    if args.stored and changes:
+        parser.error(f"--stored scores what the runs decoded; it takes no decoding options (got {sorted(changes)})")
     results = {}
-    for path in args.runs:
-        records = redecode(path, articles, args.which, args.batch_size, changes)
-        results[str(path)] = {"summary": summary(records), "records": records}
-        print(json.dumps({"run": str(path), **results[str(path)]["summary"]}))
+    if args.stored:
+        for path in args.runs:
+            records = stored_records(path, args.split, args.count)
+            results[str(path)] = {"summary": {"decoded": len(records)}, "records": records}
+    else:
+        runs = [load_run(path, args.which) for path in args.runs]
+        articles = first_examples(open_data(runs[0].config.data), args.split, args.count)
+        articles = [articles[i] for i in range(len(articles))]
+        for path, run in zip(args.runs, runs):
+            summary, records = redecode(run, articles, args.batch_size, changes)
+            results[str(path)] = {"summary": summary, "records": records}
+            print(json.dumps({"run": str(path), **summary}))
     first = results[str(args.runs[0])]["records"]
     for path in args.runs[1:]:
-        mean, low, high = paired_difference(results[str(path)]["records"], first)
-        print(f"{path}: ROUGE-1 - first run's = {mean:+.2f} [{low:+.2f}, {high:+.2f}] over {len(first)} articles")
+        for field in ROUGE_TYPES:
+            mean, low, high = paired_difference(results[str(path)]["records"], first, field)
+            print(f"{path}: {field} - first run's = {mean:+.2f} [{low:+.2f}, {high:+.2f}] over {len(first)} articles")
     if args.json:
         args.json.write_text(json.dumps({"changes": changes, "split": args.split, "runs": results}, indent=1))
     return 0

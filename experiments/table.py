@@ -95,7 +95,11 @@ def paired_bootstrap(
             diffs.append(np.array([a[i] - b[i] for i in common]))
     if not diffs or len({len(d) for d in diffs}) != 1:
         return None
-    per_example = np.mean(diffs, axis=0)
+    return bootstrap_interval(np.mean(diffs, axis=0))
+
+
+def bootstrap_interval(per_example: np.ndarray) -> tuple[float, float, float]:
+    """The mean of ``per_example`` and its 95% bootstrap interval (seeded: the same for the same values)."""
     rng = np.random.default_rng(0)
     samples = rng.integers(0, len(per_example), size=(BOOTSTRAP_SAMPLES, len(per_example)))
     means = per_example[samples].mean(1)

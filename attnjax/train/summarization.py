@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import flax.linen as nn
 import jax
@@ -168,16 +168,23 @@ def with_special_ids(task: Task, tokenizer: Any) -> Task:
     )
 
 
-def cross_attention_maps(run: Any, examples: list[dict]) -> list[dict]:
-    """Per example: source tokens, the greedy summary's tokens and the weights ``[T, S]`` between them."""
-    ids, lengths = padded_ids(run, [e["document"] for e in examples])
-    inputs = jnp.asarray(ids)
+def decode_with_cross_attention(run: Any, inputs: Array, eval_config: Any = None) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """A loaded run's summaries ``[N, T]`` of ``inputs [N, L]`` (decoded with ``eval_config``, by
+    default the run's) and the cross-attention weights ``[N, H, T, L]`` of its last decoder layer
+    over them (teacher-forced on its own summaries), None when the model sows none."""
     tokenizer = run.tokenizer
-    decoded = np.asarray(decode_ids(run.model, run.params, inputs, run.config.eval, tokenizer))  # [N, T]
+    decoded = np.asarray(decode_ids(run.model, run.params, inputs, eval_config or run.config.eval, tokenizer))
     _, state = run.model.apply(
         {"params": run.params}, inputs, shift_right(jnp.asarray(decoded), tokenizer.bos_id), mutable=["intermediates"]
     )
-    weights = sown_weights(state["intermediates"], ("cross_attention", "decoder"))
+    return decoded, sown_weights(state["intermediates"], ("cross_attention", "decoder"))
+
+
+def cross_attention_maps(run: Any, examples: list[dict]) -> list[dict]:
+    """Per example: source tokens, the greedy summary's tokens and the weights ``[T, S]`` between them."""
+    ids, lengths = padded_ids(run, [e["document"] for e in examples])
+    tokenizer = run.tokenizer
+    decoded, weights = decode_with_cross_attention(run, jnp.asarray(ids))
     if weights is None:
         return []
     out = []

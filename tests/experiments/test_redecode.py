@@ -37,6 +37,13 @@ def test_runs_are_decoded_again_with_blocking_off_and_compared(tmp_path, capsys)
     saved = json.loads(out.read_text())
     assert saved["changes"] == {"no_repeat_ngram_size": 0}
     assert [r["index"] for r in saved["runs"][str(tmp_path / "a")]["records"]] == [0, 1, 2, 3, 4]
+    # --stored pairs what evaluation decoded (eval.max_decode_examples of them) without decoding.
+    assert redecode.main([str(tmp_path / "a"), str(tmp_path / "a"), "--stored", "--count", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(": ")[1].split(" -")[0] for line in lines] == ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+    assert all(line.endswith("+0.00 [+0.00, +0.00] over 5 articles") for line in lines)
+    with pytest.raises(SystemExit):
+        redecode.main([str(tmp_path / "a"), "--stored", "--no-repeat-ngram-size", "0"])
 
 
 def test_a_directory_without_a_run_is_refused(tmp_path):
