@@ -25,6 +25,7 @@ from attnjax.ops.pooling import attention_pooling, attention_pooling_init, pooli
 from attnjax.ops.scores import (
     LOGIT_COVERAGE,
     SCORES,
+    AdditiveForm,
     CoverageForm,
     DotForm,
     Score,
@@ -33,8 +34,10 @@ from attnjax.ops.scores import (
     register_score,
 )
 from attnjax.ops.softmax import mask_logits, masked_softmax, softmax_weighted_sum
+from attnjax.ops.tanh_sum import tanh_sum
 
 __all__ = [
+    "AdditiveForm",
     "BACKENDS",
     "AttentionCall",
     "Backend",
@@ -67,4 +70,5 @@ __all__ = [
     "pooling_penalty",
     "register_score",
     "softmax_weighted_sum",
+    "tanh_sum",
 ]

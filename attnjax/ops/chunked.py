@@ -10,6 +10,8 @@ score (and its parameters) works unchanged. Memory grows linearly in length, for
 A score with a dot-product form (``Score.as_dot``: every score but additive) transforms the queries
 and keys once, outside the blocks, and the blocks run a plain dot product plus the per-key bias;
 autodiff carries the gradients back through the transform into q, k and the score's parameters.
+The additive score likewise projects once (``Score.as_additive``) and its blocks run
+:func:`attnjax.ops.tanh_sum.tanh_sum`.
 
 Shapes are those of :func:`attnjax.ops.attention`; the two give the same results (float32, 1e-5)
 when dropout is off. With dropout the masks differ: here each block draws its own from
@@ -28,6 +30,7 @@ from jax import lax
 from attnjax.ops.backends import choose_backend, describe_call
 from attnjax.ops.inputs import check_dropout, prepare_inputs
 from attnjax.ops.scores import Params, Score, check_params, dot_score, get_score
+from attnjax.ops.tanh_sum import tanh_sum
 
 Array = jax.Array
 _F32 = jnp.float32
@@ -44,6 +47,16 @@ MIN_AUTO_CHUNK = 16
 
 # What the blocks compute for a score given as a dot product: q' . k' (the key bias is a bias).
 _DOT_PRODUCT = Score("dot-product form", dot_score, None, "q' . k'")
+
+
+def _tanh_sum_score(x, y, v, precision=None):
+    del precision  # no matmul inside: the projections ran before the blocks
+    return tanh_sum(x, y, v)
+
+
+# What the blocks compute for a score given in additive form: sum_a v_a tanh(x_ia + y_ja), with
+# v as the parameters (its gradient is summed over blocks like any score parameter's).
+_TANH_SUM = Score("additive form", _tanh_sum_score, None, "v . tanh(x + y)", pair_width=lambda v: v.shape[-1])
 
 
 class _Plan(NamedTuple):
@@ -374,6 +387,10 @@ def chunked_attention(
         q, k, key_bias = call.dot
         biases += () if key_bias is None else (key_bias,)
         score, score_params = _DOT_PRODUCT, None
+    elif score.has_additive_form:
+        # W q + b and U k once for the whole call, not once per block.
+        q, k, score_params = score.as_additive(q, k, score_params, precision)
+        score = _TANH_SUM
     b, q_len, heads, _ = q.shape
     k_len = k.shape[1]
     if q_len == 0 or k_len == 0:  # nothing to chunk: zeros, as attnjax.ops.attention gives

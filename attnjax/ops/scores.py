@@ -24,6 +24,10 @@ name           query'                                      key', key_bias
 
 (gaussian drops ``-|q|^2 / (2 sigma^2)``, constant along a softmax row.)
 
+The additive score has no dot form, but its own (``Score.as_additive``): ``W q + b`` and ``U k``
+formed once, so the pairwise work is ``sum_a v_a tanh(x_ia + y_ja)`` alone, which
+:func:`attnjax.ops.tanh_sum.tanh_sum` computes without a per-pair tangent.
+
 Coverage (See et al. 2017; :mod:`attnjax.ops.coverage`) adds ``coverage [B, Lq, Lk]``, the attention
 already paid to each key, to a score. How is the score's own business (``Score.coverage``): additive
 puts ``w_c c`` inside its tanh, ``v . tanh(W q + U k + w_c c + b)`` with ``w_c [h, a]`` (as in the
@@ -53,6 +57,7 @@ from typing import Any, Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from attnjax.ops.tanh_sum import tanh_sum
 from attnjax.registry import Registry
 
 Array = jax.Array
@@ -84,6 +89,28 @@ class DotForm(NamedTuple):
 
 
 DotFormFn = Callable[..., DotForm]
+
+
+class AdditiveForm(NamedTuple):
+    """A score as ``logits_ij = sum_a v_a tanh(query_ia + key_ja)``, exactly (Bahdanau's, with its
+    projections applied).
+
+    Attributes:
+      query: ``[B, Lq, H, A]`` (``W q + b``).
+      key: ``[B, Lk, H, A]`` (``U k``).
+      v: ``[H, A]``.
+    """
+
+    query: Array
+    key: Array
+    v: Array
+
+    def logits(self) -> Array:
+        """float32 ``[B, H, Lq, Lk]``."""
+        return tanh_sum(self.query, self.key, self.v)
+
+
+AdditiveFormFn = Callable[..., AdditiveForm]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +161,9 @@ class Score:
         that is no dot product (additive); call it through :meth:`as_dot`.
       coverage: how coverage enters this score (:class:`CoverageForm`; default
         :data:`LOGIT_COVERAGE`); call it through :meth:`init_coverage` and :meth:`coverage_logits`.
+      additive_form: ``additive_form(query, key, params, precision=None) -> AdditiveForm``, or None
+        for a score that is no sum of tangents (every one but additive); call it through
+        :meth:`as_additive`.
     """
 
     name: str
@@ -143,6 +173,7 @@ class Score:
     pair_width: Callable[[Params], int] = lambda params: 1
     dot_form: Optional[DotFormFn] = None
     coverage: CoverageForm = LOGIT_COVERAGE
+    additive_form: Optional[AdditiveFormFn] = None
 
     @property
     def has_params(self) -> bool:
@@ -162,6 +193,21 @@ class Score:
                 f"itself (score(query, key, params))"
             )
         return self.dot_form(query, key, params, precision=precision)
+
+    @property
+    def has_additive_form(self) -> bool:
+        return self.additive_form is not None
+
+    def as_additive(self, query: Array, key: Array, params: Params = None, precision=None) -> AdditiveForm:
+        """``(query', key', v)``: this score as a sum of tangents (see :class:`AdditiveForm`); query
+        ``[B, Lq, H, D]`` and key ``[B, Lk, H, D]`` with the same heads."""
+        check_params(self, params)
+        if self.additive_form is None:
+            raise ValueError(
+                f"score {self.name!r} has no additive form; compute its logits with the score itself "
+                f"(score(query, key, params))"
+            )
+        return self.additive_form(query, key, params, precision=precision)
 
     def __call__(self, query: Array, key: Array, params: Params = None, precision=None) -> Array:
         check_params(self, params)
@@ -298,8 +344,9 @@ def general_init(rng, num_heads, head_dim, dtype=_F32):
 # --- additive (Bahdanau) --------------------------------------------------------------------------
 
 
-def _additive_logits(query, key, params, extra=None, precision=None):
-    """v . tanh(W q + U k + b + extra); ``extra`` float32 ``[B, H, Lq, Lk, A]`` or None."""
+def _additive_logits(query, key, params, extra, precision=None):
+    """v . tanh(W q + U k + b + extra), ``extra`` float32 ``[B, H, Lq, Lk, A]``: the coverage form,
+    whose extra term is per pair, so it cannot take :func:`tanh_sum`."""
     dtype = query.dtype
     wq = jnp.einsum("bqhd,hda->bhqa", query, params["query_kernel"].astype(dtype), precision=precision)
     uk = jnp.einsum("bkhd,hda->bhka", key, params["key_kernel"].astype(dtype), precision=precision)
@@ -309,12 +356,19 @@ def _additive_logits(query, key, params, extra=None, precision=None):
         + uk[:, :, None, :, :].astype(_F32)
         + params["bias"].astype(_F32)[None, :, None, None, :]
     )
-    hidden = jnp.tanh(pre if extra is None else pre + extra)
+    hidden = jnp.tanh(pre + extra)
     return jnp.einsum("bhqka,ha->bhqk", hidden, params["v"].astype(_F32), precision=precision)
 
 
+def additive_as_additive(query, key, params, precision=None):
+    dtype = query.dtype
+    x = jnp.einsum("bqhd,hda->bqha", query, params["query_kernel"].astype(dtype), precision=precision)
+    y = jnp.einsum("bkhd,hda->bkha", key, params["key_kernel"].astype(dtype), precision=precision)
+    return AdditiveForm(x.astype(_F32) + params["bias"].astype(_F32)[None, None], y, params["v"])
+
+
 def additive_score(query, key, params, precision=None):
-    return _additive_logits(query, key, params, precision=precision)
+    return additive_as_additive(query, key, params, precision).logits()
 
 
 def additive_coverage_init(rng, num_heads, head_dim, score_params):
@@ -414,7 +468,8 @@ for _score in (
     Score("scaled_dot", scaled_dot_score, None, "q . k / sqrt(d)", dot_form=scaled_dot_as_dot),
     Score("general", general_score, general_init, "q W k (Luong bilinear)", dot_form=general_as_dot),
     Score("additive", additive_score, additive_init, "v . tanh(W q + U k + b) (Bahdanau)",
-          pair_width=lambda params: params["v"].shape[-1], coverage=ADDITIVE_COVERAGE),
+          pair_width=lambda params: params["v"].shape[-1], coverage=ADDITIVE_COVERAGE,
+          additive_form=additive_as_additive),
     Score("cosine", cosine_score, cosine_init, "temperature * cos(q, k)", dot_form=cosine_as_dot),
     Score("gaussian", gaussian_score, gaussian_init, "-|q - k|^2 / (2 sigma^2)", dot_form=gaussian_as_dot),
 ):

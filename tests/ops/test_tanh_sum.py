@@ -1,0 +1,110 @@
+"""tanh_sum: the additive score's kernel equals its formula, values and gradients, on both paths."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import attnjax.ops as ops
+from attnjax.ops import tanh_sum as tanh_sum_module
+from attnjax.ops.tanh_sum import SPLIT_LIMIT, tanh_sum
+
+
+def _inputs(seed=0, b=2, lq=5, lk=7, h=3, a=6, scale=1.0):
+    kx, ky, kv = jax.random.split(jax.random.key(seed), 3)
+    x = scale * jax.random.normal(kx, (b, lq, h, a))
+    y = scale * jax.random.normal(ky, (b, lk, h, a))
+    v = jax.random.normal(kv, (h, a))
+    return x, y, v
+
+
+def _formula(x, y, v):
+    """float64 numpy: sum_a v[h, a] tanh(x[b, i, h, a] + y[b, j, h, a]) as [B, H, Lq, Lk]."""
+    x, y, v = (np.asarray(t, np.float64) for t in (x, y, v))
+    t = np.tanh(x[:, :, None] + y[:, None, :])  # [B, Lq, Lk, H, A]
+    return np.einsum("bqkha,ha->bhqk", t, v)
+
+
+def _formula_jax(x, y, v):
+    """The same in float32 jax, differentiated by autodiff: the gradients' reference."""
+    t = jnp.tanh(x[:, :, None] + y[:, None, :])
+    return jnp.einsum("bqkha,ha->bhqk", t, v)
+
+
+@pytest.mark.parametrize("scale", [1.0, 5.0])
+def test_values_equal_the_formula(scale):
+    x, y, v = _inputs(scale=scale)
+    assert bool(tanh_sum_module._splits(x, y))  # within the limit: the split form ran
+    out = tanh_sum(x, y, v)
+    assert out.shape == (2, 3, 5, 7) and out.dtype == jnp.float32
+    np.testing.assert_allclose(out, _formula(x, y, v), atol=2e-6 * float(jnp.abs(v).sum(-1).max()))
+
+
+def test_inputs_past_the_limit_take_the_tanh_path_and_stay_exact():
+    # x = 25 and y = -24 cancel to tanh(1); e^{50} e^{-48} would overflow and lose it.
+    x, y, v = _inputs()
+    x = x.at[0, 0, 0, 0].set(25.0)
+    y = y.at[0, 0, 0, 0].set(-24.0)
+    assert not bool(tanh_sum_module._splits(x, y))
+    out = tanh_sum(x, y, v)
+    np.testing.assert_allclose(out, _formula(x, y, v), atol=1e-5)
+    grads = jax.grad(lambda *a: jnp.sum(tanh_sum(*a) ** 2), argnums=(0, 1, 2))(x, y, v)
+    expected = jax.grad(lambda *a: jnp.sum(_formula_jax(*a) ** 2), argnums=(0, 1, 2))(x, y, v)
+    for got, want in zip(grads, expected):
+        np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("scale", [0.5, 3.0, SPLIT_LIMIT / 4])
+def test_gradients_equal_autodiff_of_the_formula(scale):
+    x, y, v = _inputs(seed=1, scale=scale)
+    g = jax.random.normal(jax.random.key(9), (2, 3, 5, 7))
+    _, vjp = jax.vjp(tanh_sum, x, y, v)
+    _, vjp_ref = jax.vjp(_formula_jax, x, y, v)
+    for got, want in zip(vjp(g), vjp_ref(g)):
+        np.testing.assert_allclose(got, want, atol=2e-5, rtol=1e-4)
+
+
+def test_both_paths_agree_within_the_limit():
+    x, y, v = _inputs(seed=2, scale=4.0)
+    xh, yh = tanh_sum_module._heads_first(x), tanh_sum_module._heads_first(y)
+    g = jax.random.normal(jax.random.key(3), (2, 3, 5, 7))
+    np.testing.assert_allclose(
+        tanh_sum_module._forward_split(xh, yh, v), tanh_sum_module._forward_tanh(xh, yh, v), atol=1e-5
+    )
+    for split, plain in zip(tanh_sum_module._backward_split(xh, yh, v, g), tanh_sum_module._backward_tanh(xh, yh, v, g)):
+        np.testing.assert_allclose(split, plain, atol=1e-5, rtol=1e-5)
+
+
+def test_jit_and_vmap():
+    x, y, v = _inputs(seed=4)
+    np.testing.assert_allclose(jax.jit(tanh_sum)(x, y, v), tanh_sum(x, y, v), atol=1e-6)
+    # Under vmap the branch choice is batched: both paths run and the result is selected.
+    xs = jnp.stack([x, x.at[0, 0, 0, 0].set(30.0)])
+    out = jax.vmap(tanh_sum, in_axes=(0, None, None))(xs, y, v)
+    for i in range(2):
+        np.testing.assert_allclose(out[i], _formula(xs[i], y, v), atol=1e-5)
+
+
+def test_additive_score_and_its_form_use_the_kernel():
+    score = ops.get_score("additive")
+    q = jax.random.normal(jax.random.key(5), (2, 4, 2, 8))
+    k = jax.random.normal(jax.random.key(6), (2, 6, 2, 8))
+    params = score.init(jax.random.key(7), num_heads=2, head_dim=8, hidden_dim=5)
+    form = score.as_additive(q, k, params)
+    assert form.query.shape == (2, 4, 2, 5) and form.key.shape == (2, 6, 2, 5) and form.v.shape == (2, 5)
+    np.testing.assert_allclose(score(q, k, params), form.logits(), atol=1e-6)
+    with pytest.raises(ValueError, match="'scaled_dot' has no additive form"):
+        ops.get_score("scaled_dot").as_additive(q, k)
+
+
+@pytest.mark.parametrize(
+    "shapes, message",
+    [
+        (((2, 5, 3, 6), (2, 7, 3, 4), (3, 6)), r"same B, H and A; got x \(2, 5, 3, 6\) and y \(2, 7, 3, 4\)"),
+        (((2, 5, 3, 6), (2, 7, 3, 6), (3, 5)), r"v \[H, A\] = \(3, 6\); got \(3, 5\)"),
+    ],
+)
+def test_bad_shapes_are_refused(shapes, message):
+    x, y, v = (jnp.zeros(s) for s in shapes)
+    with pytest.raises(ValueError, match=message):
+        tanh_sum(x, y, v)
