@@ -34,7 +34,7 @@ from attnjax.ops.scores import (
     register_score,
 )
 from attnjax.ops.softmax import mask_logits, masked_softmax, softmax_weighted_sum
-from attnjax.ops.tanh_sum import tanh_sum
+from attnjax.ops.additive import tanh_sum
 
 __all__ = [
     "AdditiveForm",

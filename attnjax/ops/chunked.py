@@ -11,7 +11,7 @@ A score with a dot-product form (``Score.as_dot``: every score but additive) tra
 and keys once, outside the blocks, and the blocks run a plain dot product plus the per-key bias;
 autodiff carries the gradients back through the transform into q, k and the score's parameters.
 The additive score likewise projects once (``Score.as_additive``) and its blocks run
-:func:`attnjax.ops.tanh_sum.tanh_sum`.
+:func:`attnjax.ops.additive.tanh_sum`.
 
 Shapes are those of :func:`attnjax.ops.attention`; the two give the same results (float32, 1e-5)
 when dropout is off. With dropout the masks differ: here each block draws its own from
@@ -30,7 +30,7 @@ from jax import lax
 from attnjax.ops.backends import choose_backend, describe_call
 from attnjax.ops.inputs import check_dropout, prepare_inputs
 from attnjax.ops.scores import Params, Score, check_params, dot_score, get_score
-from attnjax.ops.tanh_sum import tanh_sum
+from attnjax.ops.additive import tanh_sum
 
 Array = jax.Array
 _F32 = jnp.float32

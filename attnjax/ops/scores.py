@@ -26,7 +26,7 @@ name           query'                                      key', key_bias
 
 The additive score has no dot form, but its own (``Score.as_additive``): ``W q + b`` and ``U k``
 formed once, so the pairwise work is ``sum_a v_a tanh(x_ia + y_ja)`` alone, which
-:func:`attnjax.ops.tanh_sum.tanh_sum` computes without a per-pair tangent.
+:func:`attnjax.ops.additive.tanh_sum` computes without a per-pair tangent.
 
 Coverage (See et al. 2017; :mod:`attnjax.ops.coverage`) adds ``coverage [B, Lq, Lk]``, the attention
 already paid to each key, to a score. How is the score's own business (``Score.coverage``): additive
@@ -57,7 +57,7 @@ from typing import Any, Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from attnjax.ops.tanh_sum import tanh_sum
+from attnjax.ops.additive import tanh_sum
 from attnjax.registry import Registry
 
 Array = jax.Array

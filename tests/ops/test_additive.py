@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import attnjax.ops as ops
-from attnjax.ops import tanh_sum as tanh_sum_module
-from attnjax.ops.tanh_sum import SPLIT_LIMIT, tanh_sum
+from attnjax.ops import additive as tanh_sum_module
+from attnjax.ops.additive import SPLIT_LIMIT, tanh_sum
 
 
 def _inputs(seed=0, b=2, lq=5, lk=7, h=3, a=6, scale=1.0):
