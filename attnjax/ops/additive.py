@@ -19,6 +19,11 @@ additive attention uses) take the plain ``jnp.tanh`` formula: the choice is made
 largest ``|x|`` and ``|y|`` (``lax.cond``, so one branch runs; under ``vmap`` both run and the
 result is selected), so the results never depend on which path ran beyond float32 rounding.
 
+Memory: the pairwise intermediate ``[B, H, Lq, Lk, A]`` is formed whole (``chunked_attention`` forms
+it a block at a time). XLA's compile-time memory analysis (``compiled.memory_analysis()``) does not
+count it, because it lives inside the ``lax.cond`` branches: size long additive calls by it, not by
+that analysis.
+
 Shapes: ``x [B, Lq, H, A]``, ``y [B, Lk, H, A]`` (the layout of queries and keys, so the chunked
 attention slices them as it slices q and k), ``v [H, A]``; logits float32 ``[B, H, Lq, Lk]``.
 """

@@ -27,6 +27,14 @@ def test_speed_table_has_every_contender_and_ratio():
     assert float(vs_scaled_dot["additive chunked"][:-1]) > 0
 
 
+def test_contenders_time_only_the_implementations_asked_for():
+    contenders = attention_bench._contenders(1, 16, ["scaled_dot", "additive"], backward=False, chunks=(8, 8),
+                                             implementation=None, ours=("chunked",))
+    names = [c.name for c in contenders]
+    assert names[0] == "jax.nn.dot_product_attention"
+    assert [n for n in names if n.endswith(("plain", "chunked"))] == ["scaled_dot chunked", "additive chunked"]
+
+
 def test_peak_rss_is_this_process_not_the_parent():
     # A parent that grew large must not raise the child's starting peak (ru_maxrss survives exec).
     big = np.ones(2**30 // 8)  # 1 GiB in the parent
