@@ -35,6 +35,9 @@ this kind); 15 min 05 s on a third, a 2-core Intel Xeon whose matmul reads 227 G
 small steps run 2-3x slower, where the single-head sentiment rows also moved (scaled_dot 85.4 ±
 5.6: one head is bistable on this task; of a sweep of depth, warmup, learning rate and batch, only
 batch 256 x 500 steps made it reliable, 94.1-95.5, at twice the time and not at d_k = 256: README).
+2026-12-07, a 2-core AMD EPYC at 130-150 GFLOP/s (the slowest seen): 12 min 59 s from a fresh clone,
+before and after the additive kernel (attnjax/ops/additive.py), whose float rounding moved the
+bistable additive row from 84.5 ± 4.7 to 79.3 ± 0.8 and finding 3's verdict with it.
 README "The default grid" has the measured table, time and verdicts. Contrasts whose paper reports "similar" agree within
 ``SIMILAR`` points.
 """
