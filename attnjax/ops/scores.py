@@ -186,13 +186,7 @@ class Score:
     def as_dot(self, query: Array, key: Array, params: Params = None, precision=None) -> DotForm:
         """``(query', key', key_bias)``: this score as a dot product (see :class:`DotForm`); query
         ``[B, Lq, H, D]`` and key ``[B, Lk, H, D]`` with the same heads."""
-        check_params(self, params)
-        if self.dot_form is None:
-            raise ValueError(
-                f"score {self.name!r} has no dot-product form; compute its logits with the score "
-                f"itself (score(query, key, params))"
-            )
-        return self.dot_form(query, key, params, precision=precision)
+        return self._form(self.dot_form, "dot-product", query, key, params, precision)
 
     @property
     def has_additive_form(self) -> bool:
@@ -201,13 +195,16 @@ class Score:
     def as_additive(self, query: Array, key: Array, params: Params = None, precision=None) -> AdditiveForm:
         """``(query', key', v)``: this score as a sum of tangents (see :class:`AdditiveForm`); query
         ``[B, Lq, H, D]`` and key ``[B, Lk, H, D]`` with the same heads."""
+        return self._form(self.additive_form, "additive", query, key, params, precision)
+
+    def _form(self, form_fn, kind: str, query, key, params, precision):
         check_params(self, params)
-        if self.additive_form is None:
+        if form_fn is None:
             raise ValueError(
-                f"score {self.name!r} has no additive form; compute its logits with the score itself "
+                f"score {self.name!r} has no {kind} form; compute its logits with the score itself "
                 f"(score(query, key, params))"
             )
-        return self.additive_form(query, key, params, precision=precision)
+        return form_fn(query, key, params, precision=precision)
 
     def __call__(self, query: Array, key: Array, params: Params = None, precision=None) -> Array:
         check_params(self, params)
