@@ -344,17 +344,12 @@ def general_init(rng, num_heads, head_dim, dtype=_F32):
 def _additive_logits(query, key, params, extra, precision=None):
     """v . tanh(W q + U k + b + extra), ``extra`` float32 ``[B, H, Lq, Lk, A]``: the coverage form,
     whose extra term is per pair, so it cannot take :func:`tanh_sum`."""
-    dtype = query.dtype
-    wq = jnp.einsum("bqhd,hda->bhqa", query, params["query_kernel"].astype(dtype), precision=precision)
-    uk = jnp.einsum("bkhd,hda->bhka", key, params["key_kernel"].astype(dtype), precision=precision)
+    form = additive_as_additive(query, key, params, precision)
+    x = form.query.transpose(0, 2, 1, 3)[:, :, :, None, :]  # [B, H, Lq, 1, A]
+    y = form.key.astype(_F32).transpose(0, 2, 1, 3)[:, :, None, :, :]  # [B, H, 1, Lk, A]
     # [B, H, Lq, Lk, A]: the memory this needs is why long inputs go through the chunked version.
-    pre = (
-        wq[:, :, :, None, :].astype(_F32)
-        + uk[:, :, None, :, :].astype(_F32)
-        + params["bias"].astype(_F32)[None, :, None, None, :]
-    )
-    hidden = jnp.tanh(pre + extra)
-    return jnp.einsum("bhqka,ha->bhqk", hidden, params["v"].astype(_F32), precision=precision)
+    hidden = jnp.tanh(x + y + extra)
+    return jnp.einsum("bhqka,ha->bhqk", hidden, form.v.astype(_F32), precision=precision)
 
 
 def additive_as_additive(query, key, params, precision=None):

@@ -129,14 +129,16 @@ def _contenders(batch, length, scores, backward, chunks, implementation,
     torch_c = _torch_contender(batch, length, backward)
     if torch_c is not None:
         out.append(torch_c)
+    implementations = {
+        "plain": ops.attention,
+        "chunked": functools.partial(ops.chunked_attention, query_chunk_size=chunks[0], key_chunk_size=chunks[1]),
+    }
     for name in scores:
         score = ops.get_score(name)
         params = score.init(pkey, HEADS, HEAD_DIM)
-        implementations = {
-            "plain": ops.attention,
-            "chunked": functools.partial(ops.chunked_attention, query_chunk_size=chunks[0], key_chunk_size=chunks[1]),
-        }
-        for impl_name, impl in ((name, implementations[name]) for name in ours):
+        width = score.pair_width(params)
+        for impl_name in ours:
+            impl = implementations[impl_name]
             if score.has_params:
                 fn = lambda q, k, v, p, impl=impl, s=score: impl(q, k, v, score=s, score_params=p)  # noqa: E731
                 args = (q, k, v, params)
@@ -146,8 +148,7 @@ def _contenders(batch, length, scores, backward, chunks, implementation,
             # The plain additive score holds a [B, H, Lq, Lk, A] float32 intermediate that XLA's memory
             # analysis misses (it sits inside tanh_sum's lax.cond, whose branch temporaries it does
             # not count), so the budget check needs it said.
-            pairs = batch * HEADS * length * length * score.pair_width(params) * 4
-            known = pairs if impl_name == "plain" and score.pair_width(params) > 1 else 0
+            known = batch * HEADS * length * length * width * 4 if impl_name == "plain" and width > 1 else 0
             out.append(_jax_contender(f"{name} {impl_name}", fn, args, backward, known))
     return out
 

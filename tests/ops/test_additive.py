@@ -92,7 +92,10 @@ def test_additive_score_and_its_form_use_the_kernel():
     params = score.init(jax.random.key(7), num_heads=2, head_dim=8, hidden_dim=5)
     form = score.as_additive(q, k, params)
     assert form.query.shape == (2, 4, 2, 5) and form.key.shape == (2, 6, 2, 5) and form.v.shape == (2, 5)
-    np.testing.assert_allclose(score(q, k, params), form.logits(), atol=1e-6)
+    p = jax.tree.map(lambda t: np.asarray(t, np.float64), params)
+    np.testing.assert_allclose(form.query, np.einsum("bqhd,hda->bqha", q, p["query_kernel"]) + p["bias"], atol=1e-5)
+    np.testing.assert_allclose(form.key, np.einsum("bkhd,hda->bkha", k, p["key_kernel"]), atol=1e-5)
+    np.testing.assert_allclose(score(q, k, params), _formula(form.query, form.key, form.v), atol=1e-5)
     with pytest.raises(ValueError, match="'scaled_dot' has no additive form"):
         ops.get_score("scaled_dot").as_additive(q, k)
 
