@@ -148,8 +148,8 @@ def beam_search(
     """Beam search; ``cache`` is for ``batch * beam`` sequences (example-major).
 
     Returns ``sequences [batch, beam, max_length]`` and ``scores [batch, beam]`` (length-normalised
-    log-probs), best first. Finished hypotheses come first; a batch entry with none returns its live
-    hypotheses.
+    log-probs), best first. Finished hypotheses come first; when fewer than ``beam_size`` finished, the
+    best live (unfinished) hypotheses fill the remaining slots, scored at their length.
     """
     _check_constraints(no_repeat_ngram_size, min_length)
     limits = dict(eos_id=eos_id, no_repeat_ngram_size=no_repeat_ngram_size, min_length=min_length)
@@ -202,10 +202,15 @@ def beam_search(
         cache,
     )
     i, live_seqs, live_logp, _, fin_seqs, fin_scores, fin_flags, _ = lax.while_loop(cond, body, state)
-    has_finished = jnp.any(fin_flags, axis=-1)
+    # The finished hypotheses (sorted, flagged ones first), then the best live ones fill the slots
+    # that fewer than `k` finished hypotheses leave empty.
+    num_finished = jnp.sum(fin_flags, axis=-1, keepdims=True)  # [b, 1]
+    slot = jnp.arange(k)[None, :]
+    from_live = slot >= num_finished
+    live_slot = jnp.clip(slot - num_finished, 0, k - 1)
     live_scores = live_logp / length_penalty(i, alpha)
-    sequences = jnp.where(has_finished[:, None, None], fin_seqs, live_seqs)
-    scores = jnp.where(has_finished[:, None], fin_scores, live_scores)
+    sequences = jnp.where(from_live[..., None], _take(live_seqs, live_slot), fin_seqs)
+    scores = jnp.where(from_live, _take(live_scores, live_slot), fin_scores)
     return sequences, scores
 
 

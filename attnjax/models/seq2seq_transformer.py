@@ -42,6 +42,8 @@ from attnjax.models.pointer import pointer_log_probs
 from attnjax.models.registry import MODELS, ModelSpec, token_inputs
 from attnjax.ops import list_scores
 
+TOKEN_EMBEDDING_INIT = nn.initializers.normal(stddev=1.0)
+
 
 class Seq2SeqTransformer(EncoderDecoder):
     """Transformer encoder-decoder; see the module docstring."""
@@ -51,7 +53,14 @@ class Seq2SeqTransformer(EncoderDecoder):
         score = cfg.score  # resolved once; the layers receive the Score object
         rotary = ann.get_positional(cfg.positional).rotary
         layers = layer_config(cfg, score, rotary=rotary)
-        self.embed = nn.Embed(cfg.vocab_size, cfg.d_model, dtype=cfg.compute_dtype, name="embed")
+        # Token embeddings start at the scale of the sinusoidal table they are added to (entries of
+        # size 1), as Flax's WMT/lm1b examples initialise them (Vaswani et al. 2017 multiply by
+        # sqrt(d_model) instead). Flax's default, std 1/sqrt(d_model), left the tokens about 11x under
+        # the positions at d_model 128, and the CNN/DailyMail pointer-generator learned slower for it.
+        self.embed = nn.Embed(
+            cfg.vocab_size, cfg.d_model, dtype=cfg.compute_dtype, name="embed",
+            embedding_init=TOKEN_EMBEDDING_INIT,
+        )
         self.source_positions = PositionalEmbedding(cfg.positional, cfg.max_length)
         self.target_positions = PositionalEmbedding(cfg.positional, cfg.max_length, decode=self.decode)
         self.dropout = nn.Dropout(cfg.dropout_rate)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from attnjax.models import beam_decode, build_model, example_inputs, greedy_decode
-from attnjax.models.decoding import init_cache, length_penalty, make_step_fn
+from attnjax.models.decoding import NEG_INF, init_cache, length_penalty, make_step_fn
 from decoding_testing import teacher_forced_steps
 
 BASE = dict(vocab_size=20, d_model=16, num_heads=2, num_layers=2, num_decoder_layers=2, mlp_dim=32,
@@ -103,6 +103,8 @@ def test_beam_scores_are_length_normalised_model_log_probs(built, fast):
     sequences, scores = beam(beam_size, alpha)
     assert sequences.shape == (2, beam_size, MAX_LEN)
     assert (np.diff(np.asarray(scores), axis=1) <= 1e-6).all()  # best first
+    # Every slot holds a real hypothesis: where fewer than 3 finish, live ones fill the rest.
+    assert (np.asarray(scores) > NEG_INF / 2).all()
     full = None
     for k in range(beam_size):
         seq = sequences[:, k]
@@ -246,3 +248,12 @@ def test_transformer_pointer_outputs_a_distribution_and_decodes_as_it_trains(fas
     # One token at a time through the caches (self-attention keys, coverage) gives the same log-probs.
     stepped = fast(functools.partial(teacher_forced_steps, model), params, SOURCE, TARGETS_IN)(params, SOURCE, TARGETS_IN)
     np.testing.assert_allclose(stepped, log_probs, atol=1e-4)
+
+
+def test_transformer_token_embeddings_start_at_the_positional_tables_scale():
+    # The sinusoidal table has entries of size 1; tokens drawn at flax's default std 1/sqrt(d_model)
+    # would start d_model**0.5 times smaller than the positions they are added to.
+    model = build_model({**BASE, **CONFIGS["transformer"], "vocab_size": 400, "d_model": 64})
+    rng, inputs = jax.random.key(0), example_inputs(model.config)
+    params = jax.jit(model.init)(rng, *inputs)["params"]
+    assert 0.9 < float(jnp.std(params["embed"]["embedding"])) < 1.1
