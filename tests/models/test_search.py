@@ -64,6 +64,16 @@ def test_unfinished_hypotheses_are_returned_when_nothing_ends(beam_size):
     assert (sequences[0, 0] != 0).all()
 
 
+def test_fewer_finished_than_beams_are_topped_up_with_live_ones():
+    # Step 2 keeps "b EOS" (0.4, finished) and "a a" (0.204, live): one finished hypothesis for two
+    # slots, so the second slot is the live one, scored at its length (alpha 0: its log-prob).
+    sequences, scores = beam_search(
+        step_fn, cache_for(2), 1, beam_size=2, max_length=2, bos_id=BOS, eos_id=EOS, alpha=0.0
+    )
+    np.testing.assert_array_equal(sequences[0], [[4, EOS], [3, 3]])
+    np.testing.assert_allclose(scores[0], [np.log(0.4), np.log(0.6 * 0.34)], rtol=1e-4)
+
+
 def test_gather_beams_reorders_rows_and_keeps_scalars():
     tree = {"x": jnp.arange(6).reshape(6, 1), "i": jnp.array(4)}
     out = gather_beams(tree, jnp.array([[2, 2, 0], [1, 0, 0]]))
