@@ -14,9 +14,10 @@ search of 4 with length normalisation, trigram blocking, at least 40 and at most
 (A 10k word vocabulary left so many <unk> that the models learned to emit them.) See et al.
 train d=256 with a 50k vocabulary on 400-token articles for ~230k steps of 16 (36.4 / 15.7 / 33.4
 ROUGE-1/2/L with the pointer, 39.5 / 17.3 / 36.4 with coverage); this CPU recipe trains d=128 for
-2,000 steps of 32 articles (1.6 epochs of the local 39k subset; the
-additive row's steps take 1.4x the dot row's, so this is what keeps every run within an hour). ``grid_cnn_dailymail_accelerator.py``
-is their setting.
+2,000 steps of 32 articles (1.6 epochs of the local 39k subset), what keeps a run near an hour
+here: dot trained in 26-38 minutes on the faster machines, and the slowest row, additive, at
+1.8-1.9 s a step alone on the slowest one (131 GFLOP/s), needs about 63 minutes of training there.
+``grid_cnn_dailymail_accelerator.py`` is their setting.
 
 The benchmark ``cnn_dailymail_transformer`` trains the Transformer pointer-generator
 (``transformer_summarization``: 2+2 layers, d_model 128, 4 heads, the same data, steps and decoding;

@@ -5,10 +5,8 @@
     python experiments/compare.py --preset sst2 --download                     # let TFDS download and prepare it (Colab)
     python experiments/compare.py --config experiments/configs/grid_sst2_accelerator.py --download   # Flax's sizes (TPU/GPU)
 
-Model (sst2_bilstm.py): word embeddings (d_model 128, word dropout 0.1, embedding dropout 0.5), a
-bidirectional LSTM (128 per direction), attention pooling with the variant's score (a learned
-query; ``none``: mean pooling), dropout 0.5, a linear classifier; Adam 2e-3, 3,200 steps of 64
-phrases (3 epochs), the best validation check kept. Every variant trains the same model, data and
+Model, data and schedule: sst2_bilstm.py's docstring (a BiLSTM whose states a learned query pools
+with the variant's score; ``none``: mean pooling). Every variant trains the same model, data and
 schedule; only the pooling's score (and its head count: 1, or ``heads`` for the multi-head rows)
 differs. GLUE's test labels are hidden, so the table reports validation (872 sentences).
 The TF-IDF uni+bigram logistic regression row (experiments/baseline_rows.py, scikit-learn) is fitted
