@@ -30,7 +30,7 @@ from jax import lax
 from attnjax.ops.backends import choose_backend, describe_call
 from attnjax.ops.inputs import check_dropout, prepare_inputs
 from attnjax.ops.scores import Params, Score, check_params, dot_score, get_score
-from attnjax.ops.additive import tanh_sum
+from attnjax.ops.additive import SCAN_PAIR_WIDTH, tanh_sum
 
 Array = jax.Array
 _F32 = jnp.float32
@@ -39,7 +39,7 @@ DEFAULT_QUERY_CHUNK = 1024
 DEFAULT_KEY_CHUNK = 512
 # Default blocks are halved until one block's [B, H, qc, kc, pair_width] intermediate holds at most
 # this many floats (32 MiB in float32, about the L3 cache of the CPU we tune on): the backward pass
-# streams several such tensors per block; the additive score has a hidden axis per pair.
+# streams several such tensors per block; the additive kernel's scan holds a few tiles per pair.
 # Measured on a 2-core CPU at B=8, H=8, L=2048: 512x256 blocks ran forward+backward 1.7x faster than
 # jax.nn.dot_product_attention, 512x512 blocks only 1.15x (attention_bench.py --chunk-sweep 8x2048).
 MAX_BLOCK_ELEMENTS = 2**23
@@ -56,7 +56,7 @@ def _tanh_sum_score(x, y, v, precision=None):
 
 # What the blocks compute for a score given in additive form: sum_a v_a tanh(x_ia + y_ja), with
 # v as the parameters (its gradient is summed over blocks like any score parameter's).
-_TANH_SUM = Score("additive form", _tanh_sum_score, None, "v . tanh(x + y)", pair_width=lambda v: v.shape[-1])
+_TANH_SUM = Score("additive form", _tanh_sum_score, None, "v . tanh(x + y)", pair_width=lambda v: SCAN_PAIR_WIDTH)
 
 
 class _Plan(NamedTuple):

@@ -57,7 +57,7 @@ from typing import Any, Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from attnjax.ops.additive import tanh_sum
+from attnjax.ops.additive import SCAN_PAIR_WIDTH, tanh_sum
 from attnjax.registry import Registry
 
 Array = jax.Array
@@ -155,8 +155,9 @@ class Score:
         has no parameters; call it through :meth:`init`, which checks its arguments.
       description: one line for listings and error messages.
       pair_width: ``pair_width(params) -> int``, the floats one (query, key) pair occupies in the
-        score's largest intermediate (1 for dot-like scores; the hidden size for additive). The
-        chunked attention sizes its blocks by it.
+        score's largest intermediate at the lengths where memory matters (1 for dot-like scores;
+        additive: :data:`attnjax.ops.additive.SCAN_PAIR_WIDTH`, the tiles of its kernel's scan over
+        the hidden units). Benchmarks size a plain call by it.
       dot_form: ``dot_form(query, key, params, precision=None) -> DotForm``, or None for a score
         that is no dot product (additive); call it through :meth:`as_dot`.
       coverage: how coverage enters this score (:class:`CoverageForm`; default
@@ -460,7 +461,7 @@ for _score in (
     Score("scaled_dot", scaled_dot_score, None, "q . k / sqrt(d)", dot_form=scaled_dot_as_dot),
     Score("general", general_score, general_init, "q W k (Luong bilinear)", dot_form=general_as_dot),
     Score("additive", additive_score, additive_init, "v . tanh(W q + U k + b) (Bahdanau)",
-          pair_width=lambda params: params["v"].shape[-1], coverage=ADDITIVE_COVERAGE,
+          pair_width=lambda params: SCAN_PAIR_WIDTH, coverage=ADDITIVE_COVERAGE,
           additive_form=additive_as_additive),
     Score("cosine", cosine_score, cosine_init, "temperature * cos(q, k)", dot_form=cosine_as_dot),
     Score("gaussian", gaussian_score, gaussian_init, "-|q - k|^2 / (2 sigma^2)", dot_form=gaussian_as_dot),

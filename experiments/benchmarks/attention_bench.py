@@ -145,9 +145,9 @@ def _contenders(batch, length, scores, backward, chunks, implementation,
             else:
                 fn = lambda q, k, v, impl=impl, s=score: impl(q, k, v, score=s)  # noqa: E731
                 args = (q, k, v)
-            # The plain additive score holds a [B, H, Lq, Lk, A] float32 intermediate that XLA's memory
-            # analysis misses (it sits inside tanh_sum's lax.cond, whose branch temporaries it does
-            # not count), so the budget check needs it said.
+            # The plain additive score holds pair_width [B, H, Lq, Lk] float32 tiles (its kernel's scan)
+            # that XLA's memory analysis misses (they sit inside tanh_sum's lax.cond, whose branch
+            # temporaries it does not count), so the budget check needs them said.
             known = batch * HEADS * length * length * width * 4 if impl_name == "plain" and width > 1 else 0
             out.append(_jax_contender(f"{name} {impl_name}", fn, args, backward, known))
     return out
@@ -210,6 +210,23 @@ def speed_table(shapes, scores, rounds, max_seconds, chunks, implementation, our
     header = ("| B x L | pass | contender | median | speed vs jax.nn | speed vs scaled_dot | rounds | note |\n"
               "|---|---|---|---|---|---|---|---|")
     return header + "\n" + "\n".join(rows)
+
+
+def tanh_rate(rounds: int = 5) -> str:
+    """One line: the rate at which XLA evaluates ``sum_j tanh(x_i + y_j)`` on this machine (8 x 4096 x
+    4096 pairs), the yardstick for the additive score, which is ``B * H * Lq * Lk * A`` such terms."""
+    x = jax.random.normal(jax.random.key(0), (8, 4096, 1)) * 0.5
+    y = jax.random.normal(jax.random.key(1), (8, 1, 4096)) * 0.5
+    pass_ = jax.jit(lambda x, y: jnp.sum(jnp.tanh(x + y), axis=-1))
+    jax.block_until_ready(pass_(x, y))
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        jax.block_until_ready(pass_(x, y))
+        times.append(time.perf_counter() - start)
+    rate = 8 * 4096 * 4096 / statistics.median(times)
+    return (f"XLA tanh rate: sum_j tanh(x_i + y_j) at {rate / 1e9:.2f} G terms/s (median of {rounds}); "
+            f"additive's hidden size A = {HEAD_DIM}, so a pass is B x {HEADS} x L^2 x {HEAD_DIM} terms\n")
 
 
 # --- memory (each measurement in its own process, so peaks do not mix) ------------------------------
@@ -341,6 +358,8 @@ def main(argv=None) -> None:
     header = (f"Device: {device.platform} ({device.device_kind}), {jax.device_count()} device(s); "
               f"jax {jax.__version__}; python {platform.python_version()}; H={HEADS}, D={HEAD_DIM}, "
               f"float32; chunks {'auto' if args.chunks[0] is None else '%dx%d' % args.chunks}\n")
+    if "additive" in args.scores and not args.memory_only:
+        header += tanh_rate()
     tables = []
     if not args.memory_only:
         tables.append(speed_table(shapes, args.scores, rounds, args.max_seconds, args.chunks, args.implementation,

@@ -41,3 +41,9 @@ def test_peak_rss_is_this_process_not_the_parent():
     code = "from experiments.benchmarks import attention_bench as b; print(b._peak_rss_bytes())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert int(out.stdout.strip()) < big.nbytes
+
+
+def test_tanh_rate_line_reports_a_positive_rate():
+    line = attention_bench.tanh_rate(rounds=1)
+    assert line.startswith("XLA tanh rate: sum_j tanh(x_i + y_j) at ") and line.endswith("terms\n")
+    assert float(line.split(" at ")[1].split(" G")[0]) > 0
