@@ -23,11 +23,12 @@ arithmetic up to the order of the float32 sum over ``a``:
   ``[B, H, Lq, Lk, A]`` product with the sum over its minor axis ``A``, fused by XLA into one pass;
   a scan's per-step cost would dominate such small tiles.
 
-What the scan gained (2026-12-07, a 2-core AMD EPYC, numpy 2048^3 matmul 183 GFLOP/s; README
-"Attention benchmark" has the commands): at ``B=1, H=8, L=512, A=64`` forward 62 -> 19 ms, forward
-and backward 932 -> 120 ms; at the default grid's sentiment self-attention (``B=64, H=1, L=32,
-A=64``) 3.4 -> 2.0 and 25 -> 10 ms; with one query (``B=64, Lk=50, A=128``) the rows order stays
-ahead (1.4 against 3.5 ms forward), hence the rule.
+What each order costs where (``python experiments/benchmarks/additive_order_bench.py``, 2026-12-07,
+a 2-core AMD EPYC, 2048^3 matmul 144 GFLOP/s; rows / scan time, above 1: the scan is faster,
+forward and forward+backward): the default grid's sentiment self-attention (``B=64, L=32, H=1,
+A=64``) 2.2x and 2.0x; a 512 x 512 block with 8 heads 2.3x and 5.0x; at 2^15 pairs 1.8x and 1.0x;
+below it (8,192 pairs) 0.7x and 0.8x; one query (attention pooling, ``B=64, Lk=50, A=128``) 0.5x
+and 0.6x: hence the rule.
 
 When is the split exact? ``e^{2x} e^{2y}`` stays a normal float32 (no overflow, no underflow to 0)
 while ``|x|, |y| <= SPLIT_LIMIT`` (20: the product lies within ``[e^-80, e^80]``), and there its

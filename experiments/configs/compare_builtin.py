@@ -36,8 +36,11 @@ small steps run 2-3x slower, where the single-head sentiment rows also moved (sc
 5.6: one head is bistable on this task; of a sweep of depth, warmup, learning rate and batch, only
 batch 256 x 500 steps made it reliable, 94.1-95.5, at twice the time and not at d_k = 256: README).
 2026-12-07, a 2-core AMD EPYC at 130-150 GFLOP/s (the slowest seen): 12 min 59 s from a fresh clone,
-before and after the additive kernel (attnjax/ops/additive.py), whose float rounding moved the
-bistable additive row from 84.5 ± 4.7 to 79.3 ± 0.8 and finding 3's verdict with it.
+before and after the split-tangent additive kernel (attnjax/ops/additive.py), whose float rounding
+moved the bistable additive row from 84.5 ± 4.7 to 79.3 ± 0.8 and finding 3's verdict with it.
+Later that day on a machine of this kind at 151-183 GFLOP/s: 13 min 17 s (commit 0944561), then
+9 min 38 s with the kernel's scan over hidden units (15d3f88: additive's runs 282 -> 123 s, the
+unchanged rows 22% faster by the machine's drift); additive 82.6 ± 3.7, finding 3 -2.0 [-3.6, -0.4].
 README "The default grid" has the measured table, time and verdicts. Contrasts whose paper reports "similar" agree within
 ``SIMILAR`` points.
 """
