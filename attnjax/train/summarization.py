@@ -174,9 +174,8 @@ def decode_with_cross_attention(run: Any, inputs: Array, eval_config: Any = None
     over them (teacher-forced on its own summaries), None when the model sows none."""
     tokenizer = run.tokenizer
     decoded = np.asarray(decode_ids(run.model, run.params, inputs, eval_config or run.config.eval, tokenizer))
-    _, state = run.model.apply(
-        {"params": run.params}, inputs, shift_right(jnp.asarray(decoded), tokenizer.bos_id), mutable=["intermediates"]
-    )
+    apply = jax.jit(functools.partial(run.model.apply, mutable=["intermediates"]))  # one compile, not one per op
+    _, state = apply({"params": run.params}, inputs, shift_right(jnp.asarray(decoded), tokenizer.bos_id))
     return decoded, sown_weights(state["intermediates"], ("cross_attention", "decoder"))
 
 
