@@ -54,7 +54,7 @@ attention slices them as it slices q and k), ``v [H, A]``; logits float32 ``[B, 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -231,13 +231,29 @@ def _scan_backward_tanh(x, y, v, g):
 _scan = _kernel(_scan_forward_split, _scan_forward_tanh, _scan_backward_split, _scan_backward_tanh)
 
 
-def tanh_sum(x: Array, y: Array, v: Array) -> Array:
+class _Order(NamedTuple):
+    """A loop order: its kernel and the layouts it takes x / y (``[B, L, H, A]``) and v (``[H, A]``) in."""
+
+    kernel: Callable
+    layout: Callable[[Array], Array]
+    v_layout: Callable[[Array], Array]
+
+
+ORDERS = {
+    "rows": _Order(_rows, _heads_first, lambda v: v),
+    "scan": _Order(_scan, _hidden_first, lambda v: v.T),
+}
+
+
+def tanh_sum(x: Array, y: Array, v: Array, order: Optional[str] = None) -> Array:
     """``sum_a v[h, a] tanh(x[b, i, h, a] + y[b, j, h, a])``: float32 ``[B, H, Lq, Lk]``.
 
     Args:
       x: ``[B, Lq, H, A]`` (the additive score's ``W q + b``).
       y: ``[B, Lk, H, A]`` (its ``U k``).
       v: ``[H, A]``.
+      order: ``"rows"`` or ``"scan"`` (:data:`ORDERS`) to force a loop order; None: the one
+        :func:`scans_hidden_axis` picks for these shapes.
     """
     if x.ndim != 4 or y.ndim != 4 or x.shape[0] != y.shape[0] or x.shape[2:] != y.shape[2:]:
         raise ValueError(
@@ -246,6 +262,9 @@ def tanh_sum(x: Array, y: Array, v: Array) -> Array:
         )
     if v.shape != x.shape[2:]:
         raise ValueError(f"tanh_sum takes v [H, A] = {x.shape[2:]}; got {v.shape}")
-    if scans_hidden_axis(x.shape, y.shape):
-        return _scan(_hidden_first(x), _hidden_first(y), v.astype(_F32).T)
-    return _rows(_heads_first(x), _heads_first(y), v.astype(_F32))
+    if order is None:
+        order = "scan" if scans_hidden_axis(x.shape, y.shape) else "rows"
+    if order not in ORDERS:
+        raise ValueError(f"tanh_sum order={order!r} is unknown; expected one of {sorted(ORDERS)} or None (by shape)")
+    kernel, layout, v_layout = ORDERS[order]
+    return kernel(layout(x), layout(y), v_layout(v.astype(_F32)))

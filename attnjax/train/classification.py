@@ -8,7 +8,6 @@ averaged. ``attention.json`` examples: ``{"index", "tokens": [str] * L, "weights
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Iterable, Sequence
 
 import flax.linen as nn
@@ -20,7 +19,8 @@ import optax
 from attnjax.train import metrics as metric_lib
 from attnjax.train.split_checks import check_label_count, check_several_classes
 from attnjax.train.tasks import (
-    TASKS, Batch, EvalContext, Task, padded_ids, sown_weights, token_strings, weighted_cross_entropy,
+    TASKS, Batch, EvalContext, Task, forward_with_intermediates, padded_ids, sown_weights, token_strings,
+    weighted_cross_entropy,
 )
 
 Array = jax.Array
@@ -108,11 +108,8 @@ def hidden_labels(examples: Sequence[dict]) -> str:
 def pooling_maps(run: Any, examples: list[dict], field: str = "text") -> list[dict]:
     """Per example: its tokens and the attention weight on each (see the module docstring)."""
     ids, lengths = padded_ids(run, [e[field] for e in examples])
-    # Jitted: op by op, the forward pass compiled each of its small ops apart (about 4 s a run on a
-    # 2-core CPU, most of what storing the maps cost).
-    apply = jax.jit(functools.partial(run.model.apply, mutable=["intermediates"]))
-    logits, state = apply({"params": run.params}, jnp.asarray(ids))
-    weights = sown_weights(state["intermediates"], ("pooling", "self_attention"))
+    logits, intermediates = forward_with_intermediates(run.model, run.params, jnp.asarray(ids))
+    weights = sown_weights(intermediates, ("pooling", "self_attention"))
     if weights is None:
         return []
     # [N, heads, queries, L] -> [N, L]: mean over heads and queries (one query for pooling).

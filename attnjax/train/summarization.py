@@ -26,7 +26,8 @@ import numpy as np
 from attnjax.models import AUX_LOSSES, COVERAGE_LOSS, beam_decode, coverage_phase, greedy_decode
 from attnjax.train import metrics as metric_lib
 from attnjax.train.tasks import (
-    TASKS, Batch, EvalContext, Task, padded_ids, sown_weights, token_strings, weighted_cross_entropy,
+    TASKS, Batch, EvalContext, Task, forward_with_intermediates, padded_ids, sown_weights, token_strings,
+    weighted_cross_entropy,
 )
 
 Array = jax.Array
@@ -174,9 +175,9 @@ def decode_with_cross_attention(run: Any, inputs: Array, eval_config: Any = None
     over them (teacher-forced on its own summaries), None when the model sows none."""
     tokenizer = run.tokenizer
     decoded = np.asarray(decode_ids(run.model, run.params, inputs, eval_config or run.config.eval, tokenizer))
-    apply = jax.jit(functools.partial(run.model.apply, mutable=["intermediates"]))  # one compile, not one per op
-    _, state = apply({"params": run.params}, inputs, shift_right(jnp.asarray(decoded), tokenizer.bos_id))
-    return decoded, sown_weights(state["intermediates"], ("cross_attention", "decoder"))
+    teacher_forced = shift_right(jnp.asarray(decoded), tokenizer.bos_id)
+    _, intermediates = forward_with_intermediates(run.model, run.params, inputs, teacher_forced)
+    return decoded, sown_weights(intermediates, ("cross_attention", "decoder"))
 
 
 def cross_attention_maps(run: Any, examples: list[dict]) -> list[dict]:

@@ -29,6 +29,7 @@ The built-in tasks are :mod:`attnjax.train.classification` and :mod:`attnjax.tra
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import jax
@@ -120,6 +121,19 @@ def weighted_cross_entropy(logits: Array, labels: Array, weights: Array) -> Arra
 
 
 # --- attention maps, shared by the tasks ---------------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _apply_sowing(model: Any, params: Any, *inputs: Array) -> tuple[Any, Any]:
+    return model.apply({"params": params}, *inputs, mutable=["intermediates"])
+
+
+def forward_with_intermediates(model: Any, params: Any, *inputs: Array) -> tuple[Any, Any]:
+    """``model``'s output on ``inputs`` and what it sowed (``intermediates``), in one jitted forward
+    pass, compiled once per model and input shapes (op by op, each small op compiled apart: about
+    4 s a run on a 2-core CPU)."""
+    out, state = _apply_sowing(model, params, *inputs)
+    return out, state["intermediates"]
 
 
 def sown_weights(intermediates: Any, prefer: tuple[str, ...]) -> Optional[np.ndarray]:

@@ -20,6 +20,7 @@ two shapes either side of the threshold, and two chunked blocks.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -27,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from attnjax.ops import additive
+from experiments.benchmarks.train_bench import matmul_flops_per_second
 
 DEFAULT_SHAPES = (
     (64, 1, 50, 1, 128),  # attention pooling: one learned query over a batch of sentences
@@ -47,21 +49,17 @@ def _shape(text: str) -> tuple[int, ...]:
 
 
 def _orders(shape):
-    """``{name: (forward, forward_and_backward)}``, jitted, and their arguments."""
+    """``{order: (forward, forward_and_backward)}``, jitted, and their arguments."""
     b, q_len, k_len, heads, hidden = shape
     kx, ky, kv = jax.random.split(jax.random.key(0), 3)
     x = 0.5 * jax.random.normal(kx, (b, q_len, heads, hidden))
     y = 0.5 * jax.random.normal(ky, (b, k_len, heads, hidden))
     v = jax.random.normal(kv, (heads, hidden))
-    layouts = {
-        "rows": (additive._rows, additive._heads_first, lambda v: v),
-        "scan": (additive._scan, additive._hidden_first, lambda v: v.T),
-    }
     out = {}
-    for name, (kernel, layout, v_layout) in layouts.items():
-        fn = lambda x, y, v, kernel=kernel, layout=layout, v_layout=v_layout: kernel(layout(x), layout(y), v_layout(v))  # noqa: E731
+    for order in additive.ORDERS:
+        fn = functools.partial(additive.tanh_sum, order=order)
         grad = jax.grad(lambda x, y, v, fn=fn: jnp.sum(fn(x, y, v) ** 2), argnums=(0, 1, 2))
-        out[name] = (jax.jit(fn), jax.jit(grad))
+        out[order] = (jax.jit(fn), jax.jit(grad))
     return out, (x, y, v)
 
 
@@ -69,13 +67,6 @@ def _time(fn, args) -> float:
     start = time.perf_counter()
     jax.block_until_ready(fn(*args))
     return time.perf_counter() - start
-
-
-def matmul_rate() -> float:
-    a = jnp.ones((2048, 2048), jnp.float32)
-    f = jax.jit(lambda a: a @ a)
-    jax.block_until_ready(f(a))
-    return 2 * 2048**3 / statistics.median(_time(f, (a,)) for _ in range(5))
 
 
 def order_table(shapes, rounds: int) -> str:
@@ -109,7 +100,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, got {args.rounds}")
-    print(f"jax {jax.__version__}, {jax.devices()[0].platform}; 2048^3 float32 matmul {matmul_rate() / 1e9:.1f} GFLOP/s; "
+    print(f"jax {jax.__version__}, {jax.devices()[0].platform}; 2048^3 float32 matmul {matmul_flops_per_second(jnp.float32) / 1e9:.1f} GFLOP/s; "
           f"SCAN_MIN_PAIRS = {additive.SCAN_MIN_PAIRS}; {args.rounds} rounds\n")
     print(order_table(args.shapes, args.rounds))
 

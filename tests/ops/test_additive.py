@@ -1,6 +1,8 @@
 """tanh_sum: the additive score's kernel equals its formula, values and gradients, in both loop orders
 (rows, scan) and on both paths (split, tanh)."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -120,12 +122,23 @@ def test_the_scan_order_runs_at_full_size():
 
 def test_jit_and_vmap(order):
     x, y, v = _inputs(seed=4)
-    np.testing.assert_allclose(jax.jit(tanh_sum)(x, y, v), tanh_sum(x, y, v), atol=1e-6)
+    # jax.jit(tanh_sum) would reuse a trace of the other order (the jit cache does not see the
+    # threshold the fixture lowers): a function of this order's own is traced afresh.
+    np.testing.assert_allclose(jax.jit(functools.partial(tanh_sum, order=order))(x, y, v), tanh_sum(x, y, v), atol=1e-6)
     # Under vmap the branch choice is batched: both paths run and the result is selected.
     xs = jnp.stack([x, x.at[0, 0, 0, 0].set(30.0)])
     out = jax.vmap(tanh_sum, in_axes=(0, None, None))(xs, y, v)
     for i in range(2):
         np.testing.assert_allclose(out[i], _formula(xs[i], y, v), atol=1e-5)
+
+
+def test_an_order_can_be_forced_and_a_wrong_one_is_refused():
+    x, y, v = _inputs(seed=8, b=4, lq=96, lk=96, h=1, a=8)  # the rule picks scan here
+    np.testing.assert_allclose(tanh_sum(x, y, v, order="rows"), tanh_sum(x, y, v, order="scan"), atol=1e-5)
+    lowered = {order: jax.jit(functools.partial(tanh_sum, order=order)).lower(x, y, v).as_text() for order in ("rows", "scan")}
+    assert "while" in lowered["scan"] and "while" not in lowered["rows"]  # the scan is a loop; rows is none
+    with pytest.raises(ValueError, match=r"order='columns' is unknown; expected one of \['rows', 'scan'\]"):
+        tanh_sum(x, y, v, order="columns")
 
 
 def test_additive_score_and_its_form_use_the_kernel():
