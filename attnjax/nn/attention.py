@@ -57,6 +57,9 @@ class Attention(nn.Module):
       sow_weights: sow the attention weights (off when the caller collects them itself).
       coverage: the score reads the coverage of earlier query steps (cross-attention of a decoder;
         not with ``decode``, ``use_chunked``, ``rotary`` or ``is_causal``).
+      keys_only: no query projection; the score sees a zero query (``inputs_q`` gives only the
+        batch and query length): attention pooling with a score whose ``keys_only_pooling`` is
+        True (additive: ``v . tanh(U k + b)``).
       dtype: compute dtype of the projections and of q/k/v (None: inferred from inputs and
         params); the scores, the softmax and the returned weights stay float32.
     """
@@ -74,6 +77,7 @@ class Attention(nn.Module):
     key_chunk_size: Optional[int] = None
     sow_weights: bool = True
     coverage: bool = False
+    keys_only: bool = False
     dtype: Any = None
     precision: Any = None
 
@@ -129,7 +133,11 @@ class Attention(nn.Module):
             nn.DenseGeneral, features=(self.num_heads, head_dim), axis=-1, use_bias=self.use_bias,
             dtype=self.dtype, precision=self.precision,
         )
-        query = project(name="query")(inputs_q)
+        if self.keys_only:
+            # No query projection: the score sees zeros (its own parameters carry what is constant).
+            query = jnp.zeros((*inputs_q.shape[:2], self.num_heads, head_dim), self.dtype or inputs_q.dtype)
+        else:
+            query = project(name="query")(inputs_q)
         if key_value is None:
             key = project(name="key")(inputs_kv)
             value = project(name="value")(inputs_kv)

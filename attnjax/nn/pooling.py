@@ -64,6 +64,8 @@ class AttentionPooling(nn.Module):
 class QueryAttentionPooling(nn.Module):
     """A learned query attends ``x`` with ``score``; returns ``[batch, features]``.
 
+    A score whose ``keys_only_pooling`` is True (additive) attends with a zero query instead, and
+    has no query parameter: its own bias is the constant (see :class:`attnjax.ops.Score`).
     The weights ``[batch, heads, 1, length]`` are sown by the inner :class:`Attention`.
     """
 
@@ -74,11 +76,15 @@ class QueryAttentionPooling(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, mask: Array) -> Array:
-        query = self.param("query", nn.initializers.normal(1.0), (1, 1, x.shape[-1]))
+        keys_only = ops.get_score(self.score).keys_only_pooling
         dtype = x.dtype if self.dtype is None else self.dtype
-        query = jnp.broadcast_to(query.astype(dtype), (x.shape[0], 1, x.shape[-1]))
+        if keys_only:
+            query = jnp.zeros((x.shape[0], 1, x.shape[-1]), dtype)
+        else:
+            query = self.param("query", nn.initializers.normal(1.0), (1, 1, x.shape[-1]))
+            query = jnp.broadcast_to(query.astype(dtype), (x.shape[0], 1, x.shape[-1]))
         attend = Attention(
-            num_heads=self.num_heads, score=self.score, qkv_features=self.qkv_features, dtype=self.dtype,
-            name="attention"
+            num_heads=self.num_heads, score=self.score, qkv_features=self.qkv_features,
+            keys_only=keys_only, dtype=self.dtype, name="attention"
         )
         return attend(query, x, ops.key_padding_mask(mask))[:, 0]

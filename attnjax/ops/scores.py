@@ -165,6 +165,14 @@ class Score:
       additive_form: ``additive_form(query, key, params, precision=None) -> AdditiveForm``, or None
         for a score that is no sum of tangents (every one but additive); call it through
         :meth:`as_additive`.
+      keys_only_pooling: attention pooling (one query, the same for every example) runs this score
+        on a zero query instead of a learned one. True for additive: its query term ``W q + b`` is
+        then one learned bias per hidden unit, ``v . tanh(U k + b)``, the keys-only MLP attention
+        of Yang et al. (2016) and Flax's examples/sst2. A learned query there would be that bias
+        written as a product of three trained tensors (the pooling's query, the query projection,
+        ``W``), which Adam moves by about the learning rate times ``|q|_1`` a step: on SST-2 it
+        saturated every tanh unit within 100 steps and froze the weights at uniform (README).
+        Dot-form scores need the learned query (a zero query scores every key 0).
     """
 
     name: str
@@ -175,6 +183,7 @@ class Score:
     dot_form: Optional[DotFormFn] = None
     coverage: CoverageForm = LOGIT_COVERAGE
     additive_form: Optional[AdditiveFormFn] = None
+    keys_only_pooling: bool = False
 
     @property
     def has_params(self) -> bool:
@@ -462,7 +471,7 @@ for _score in (
     Score("general", general_score, general_init, "q W k (Luong bilinear)", dot_form=general_as_dot),
     Score("additive", additive_score, additive_init, "v . tanh(W q + U k + b) (Bahdanau)",
           pair_width=lambda params: SCAN_PAIR_WIDTH, coverage=ADDITIVE_COVERAGE,
-          additive_form=additive_as_additive),
+          additive_form=additive_as_additive, keys_only_pooling=True),
     Score("cosine", cosine_score, cosine_init, "temperature * cos(q, k)", dot_form=cosine_as_dot),
     Score("gaussian", gaussian_score, gaussian_init, "-|q - k|^2 / (2 sigma^2)", dot_form=gaussian_as_dot),
 ):

@@ -67,3 +67,35 @@ def test_attention_poolings_ignore_padding_and_sow(module, fast):
     noisy, _ = apply(variables, X.at[0, 3:].set(50.0))
     np.testing.assert_allclose(out, noisy, atol=1e-5)
     assert jax.tree.leaves(state["intermediates"])
+
+
+def test_additive_pooling_is_keys_only_mlp_attention():
+    # Yang et al. (2016) / Flax examples/sst2: weights = softmax_j(v . tanh(U k_j + b)), no query.
+    module = ann.QueryAttentionPooling(2, "additive", qkv_features=8)
+    variables = module.init(jax.random.key(0), X, MASK)
+    params = variables["params"]
+    assert "query" not in params and "query" not in params["attention"]
+    attention, score = params["attention"], params["attention"]["score"]
+    # Non-zero bias and query kernel: the weights must depend on b and not on W.
+    score = dict(score, bias=jax.random.normal(jax.random.key(3), score["bias"].shape))
+    params = {"attention": dict(attention, score=score)}
+    _, state = module.apply({"params": params}, X, MASK, mutable=["intermediates"])
+    weights = np.asarray(jax.tree.leaves(state["intermediates"])[0])[:, :, 0]  # [B, H, L]
+
+    keys = np.einsum("blf,fhd->blhd", X, attention["key"]["kernel"]) + np.asarray(attention["key"]["bias"])
+    hidden = np.tanh(np.einsum("blhd,hda->bhla", keys, score["key_kernel"]) + np.asarray(score["bias"])[None, :, None])
+    logits = np.einsum("bhla,ha->bhl", hidden, score["v"])
+    logits = np.where(np.asarray(MASK)[:, None], logits, -np.inf)
+    expected = np.exp(logits - logits.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    np.testing.assert_allclose(weights, expected, atol=1e-5)
+
+    other = {"attention": dict(attention, score=dict(score, query_kernel=score["query_kernel"] + 5.0))}
+    np.testing.assert_allclose(module.apply({"params": other}, X, MASK), module.apply({"params": params}, X, MASK))
+
+
+@pytest.mark.parametrize("score", ["dot", "scaled_dot", "general", "cosine", "gaussian"])
+def test_dot_form_pooling_keeps_a_learned_query(score):
+    variables = ann.QueryAttentionPooling(1, score).init(jax.random.key(0), X, MASK)
+    assert variables["params"]["query"].shape == (1, 1, X.shape[-1])
+    assert "query" in variables["params"]["attention"]
