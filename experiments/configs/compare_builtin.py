@@ -41,7 +41,9 @@ moved the bistable additive row from 84.5 ± 4.7 to 79.3 ± 0.8 and finding 3's 
 Later that day on a machine of this kind at 151-183 GFLOP/s: 13 min 17 s (commit 0944561), then
 9 min 38 s with the kernel's scan over hidden units (15d3f88: additive's runs 282 -> 123 s, the
 unchanged rows 22% faster by the machine's drift), and 8 min 59 s from a fresh clone of f25f800;
-additive 82.6 ± 3.7, finding 3 -2.0 [-3.6, -0.4].
+additive 82.6 ± 3.7, finding 3 -2.0 [-3.6, -0.4]. With keys-only additive pooling (68ced9d), from a fresh
+clone on a machine of this kind at 94-116 GFLOP/s: 11 min 02 s; additive 72.9 ± 17.3 (one seed stays at
+chance), finding 3 -11.6 [-13.5, -9.6]; every other row unchanged.
 README "The default grid" has the measured table, time and verdicts. Contrasts whose paper reports "similar" agree within
 ``SIMILAR`` points.
 """
