@@ -4,7 +4,8 @@
 - :func:`first_pool`: the first position (the ``[CLS]`` token when the model prepends one).
 - :class:`AttentionPooling`: Lin et al. (2017) structured self-attention (:mod:`attnjax.ops.pooling`).
 - :class:`QueryAttentionPooling`: a learned query attends the sequence with any registered score
-  (the "attention" layer of attention-based RNN classifiers, e.g. Yang et al. 2016).
+  (the "attention" layer of attention-based RNN classifiers, e.g. Yang et al. 2016); with the
+  additive score, keys-only: ``v . tanh(U k + b)``, no query.
 """
 
 from __future__ import annotations
