@@ -135,7 +135,8 @@ class Attention(nn.Module):
         )
         if self.keys_only:
             # No query projection: the score sees zeros (its own parameters carry what is constant).
-            query = jnp.zeros((*inputs_q.shape[:2], self.num_heads, head_dim), self.dtype or inputs_q.dtype)
+            dtype = inputs_q.dtype if self.dtype is None else self.dtype
+            query = jnp.zeros((*inputs_q.shape[:2], self.num_heads, head_dim), dtype)
         else:
             query = project(name="query")(inputs_q)
         if key_value is None:
