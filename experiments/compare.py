@@ -48,6 +48,7 @@ from ml_collections import config_flags
 from tqdm.auto import tqdm
 
 from attnjax.files import write_atomic
+from attnjax.train.provenance import code_version, describe
 from attnjax.train.workdir import json_lines
 from experiments import attention_maps, baseline_rows, table
 from experiments import grid as grid_lib
@@ -198,6 +199,26 @@ def finished(workdir: Path, key: str) -> Optional[dict]:
     return results if results.get("run_key") == key else None
 
 
+# How many runs a warning names before "and N more".
+NAMED_RUNS = 8
+
+
+def other_code_warning(stored: dict[str, dict], root: Path, current: dict) -> Optional[str]:
+    """The warning for finished runs (``{name: results}``) that code other than ``current`` trained,
+    or None when every one was trained by these sources. A run key hashes the config only, so these
+    runs are reused as they are; the warning says how to retrain them."""
+    other = {name: r.get("code") for name, r in stored.items() if (r.get("code") or {}).get("source_sha256") != current["source_sha256"]}
+    if not other:
+        return None
+    names = [f"{name} ({describe(code)})" for name, code in list(other.items())[:NAMED_RUNS]]
+    more = f", and {len(other) - NAMED_RUNS} more" if len(other) > NAMED_RUNS else ""
+    return (
+        f"note: {len(other)} of the {len(stored)} finished runs reused from {root}/runs were trained by other code than "
+        f"this checkout's ({describe(current)}): {', '.join(names)}{more}. Their results are reused as stored and "
+        f"the table says so; to retrain them, delete their directories or pass --results a new directory."
+    )
+
+
 def _quiet() -> None:
     from absl import logging
 
@@ -282,6 +303,9 @@ def run_grid(specs: list[grid_lib.RunSpec], root: Path, workers: int, report_spl
             outcomes[spec.name] = {"results": stored}
         else:
             todo.append(spec)
+    warning = other_code_warning({name: o["results"] for name, o in outcomes.items()}, root, code_version())
+    if warning:
+        print(warning, flush=True)
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc="grid", unit="run", dynamic_ncols=True)
     failures = 0
 

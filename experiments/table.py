@@ -17,7 +17,9 @@ the seed-matched differences are averaged); one seed shows no std. Cost: paramet
 training tokens/s, the compiled train step's memory (XLA's count: arguments + outputs +
 temporaries) and wall time per run. Bold: the best value of each column among trained variants.
 Baseline rows (experiments/baseline_rows.py) have one prediction per example; their paired
-difference stands it against every seed of the reference variant.
+difference stands it against every seed of the reference variant. Below the tables, which code
+trained the runs (each run's ``results.json`` ``code``, attnjax.train.provenance): one line, or,
+when the rows come from different versions of attnjax's sources, which rows each version trained.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Optional
 import numpy as np
 
 from attnjax.train import TASKS
+from attnjax.train.provenance import describe
 
 BOOTSTRAP_SAMPLES = 2000
 
@@ -392,12 +395,43 @@ def _tex(text: str) -> str:
     return text.replace("_", "\\_").replace("%", "\\%").replace("&", "\\&")
 
 
+def _code_versions(runs: list[dict]) -> str:
+    """The distinct stored code of ``runs`` (same sources, possibly several commits), in run order."""
+    return " / ".join(dict.fromkeys(describe(r.get("code")) for r in runs))
+
+
+def code_note(runs: list[dict]) -> str:
+    """Which code trained the table's finished runs: one line when one version of attnjax's sources
+    trained them all, else each version with the rows (benchmark / variant, seeds) it trained."""
+    groups: dict[Optional[str], list[dict]] = {}
+    for r in runs:
+        if r.get("status") == "ok":
+            groups.setdefault((r.get("code") or {}).get("source_sha256"), []).append(r)
+    if not groups:
+        return ""
+    if len(groups) == 1:
+        return f"\nCode: every run was trained by attnjax {_code_versions(next(iter(groups.values())))}.\n"
+    out = io.StringIO()
+    out.write(
+        f"\n**Rows from different code**: these runs were trained by {len(groups)} versions of attnjax's sources "
+        "(a run key hashes the config only, and compare.py reuses finished runs); a difference between rows "
+        "trained by different versions may be the code's:\n"
+    )
+    for group in groups.values():
+        rows: dict[tuple[str, str], list[int]] = {}
+        for r in group:
+            rows.setdefault((r["task"], r.get("label") or r["variant"]), []).append(r["seed"])
+        listed = "; ".join(f"{task} / {label} (seeds {', '.join(map(str, sorted(seeds)))})" for (task, label), seeds in rows.items())
+        out.write(f"- {_code_versions(group)}: {listed}\n")
+    return out.getvalue()
+
+
 def build(root: str | Path, plots: bool = True) -> str:
     """Writes ``table.md``, ``table.csv``, ``table.tex`` (and ``plots/``) in ``root``; returns the markdown."""
     root = Path(root)
     meta, runs, baselines = load(root)
     rows = summarize(root, meta, runs, baselines)
-    text = markdown(meta, rows, contrast_rows(root, meta, runs))
+    text = markdown(meta, rows, contrast_rows(root, meta, runs)) + code_note(runs)
     (root / "table.md").write_text(text)
     (root / "table.csv").write_text(csv_text(meta, rows))
     (root / "table.tex").write_text(latex(meta, rows))

@@ -32,6 +32,7 @@ from attnjax.train.config import as_dict, check_config, complete, run_key
 from attnjax.train.inputs import Split, load_run_data
 from attnjax.train.logs import MetricLogger
 from attnjax.train.optim import make_optimizer
+from attnjax.train.provenance import code_version
 from attnjax.train.state import TrainState, evaluation_params, initial_state
 from attnjax.train.steps import make_train_step
 from attnjax.train.tasks import TASKS, EvalContext
@@ -376,6 +377,7 @@ def finish(run: Run, progress: Progress, logger: MetricLogger, checkpointer: Che
         },
         "memory": {**_peak_memory(), "train_step_bytes": run.step_bytes or None},
         "devices": {"count": run.mesh.devices.size, "kind": jax.devices()[0].device_kind, "processes": jax.process_count()},
+        "code": code_version(),
         "config": as_dict(config),
     }
     write_json(run.workdir / RESULTS_FILE, results)

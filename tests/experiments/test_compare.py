@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from attnjax.train import provenance
 from experiments import compare, table
 from experiments import grid as grid_lib
 
@@ -158,6 +159,7 @@ def test_grid_runs_records_failures_resumes_and_rebuilds_tables(tmp_path, capsys
     markdown = (results / "table.md").read_text()
     assert "| scaled_dot |" in markdown and "| multi-head additive |" in markdown and "[95% CI]" in markdown
     assert "broken / none (no attention) / seed 0: FileNotFoundError" in markdown
+    assert f"Code: every run was trained by attnjax {provenance.describe(provenance.code_version())}." in markdown
     assert "\\begin{tabular}" in (results / "table.tex").read_text()
     assert (results / "table.csv").read_text().count("\nsentiment,") == 3
     for name in ("learning_curves", "attention_sentiment", "length_sentiment"):
@@ -254,3 +256,44 @@ def test_grid_file_checks_benchmark_variants_and_contrasts(tmp_path):
     bad.benchmark_variants = {"nowhere": ("dot",)}
     with pytest.raises(ValueError, match="'nowhere', which is not a benchmark"):
         grid_lib.check_grid(bad, "grid.py")
+
+
+def _code(digest: str, commit: str = "c" * 40) -> dict:
+    return {"attnjax": "0.1.0", "source_sha256": digest * 64, "git_commit": commit, "git_dirty": False}
+
+
+def test_reused_runs_from_other_code_are_named_with_how_to_retrain(tmp_path):
+    current = _code("a")
+    stored = {
+        "sentiment/scaled_dot/seed0-k": {"code": _code("a", "d" * 40)},  # same sources, another commit: current
+        "sentiment/additive/seed0-k": {"code": _code("b")},
+        "sentiment/additive/seed1-k": {},  # stored before runs recorded their code
+    }
+    warning = compare.other_code_warning(stored, tmp_path, current)
+    assert warning.startswith(f"note: 2 of the 3 finished runs reused from {tmp_path}/runs were trained by other code")
+    assert "sentiment/additive/seed0-k (sources bbbbbbbbbbbb (git cccccccccccc))" in warning
+    assert "sentiment/additive/seed1-k (code not recorded" in warning and "scaled_dot" not in warning
+    assert "delete their directories or pass --results a new directory" in warning
+    assert compare.other_code_warning({"sentiment/scaled_dot/seed0-k": {"code": current}}, tmp_path, current) is None
+    many = {f"run{i}": {"code": _code("b")} for i in range(compare.NAMED_RUNS + 3)}
+    assert ", and 3 more." in compare.other_code_warning(many, tmp_path, current)
+
+
+def test_table_says_which_code_trained_its_rows():
+    run = lambda variant, seed, code: {  # noqa: E731
+        "status": "ok", "task": "sentiment", "variant": variant, "label": variant, "seed": seed, "code": code,
+    }
+    same = [run("scaled_dot", s, _code("a")) for s in (0, 1)] + [run("additive", 0, _code("a", "d" * 40))]
+    assert table.code_note(same) == (
+        "\nCode: every run was trained by attnjax sources aaaaaaaaaaaa (git cccccccccccc) / sources aaaaaaaaaaaa "
+        "(git dddddddddddd).\n"
+    )
+    mixed = [run("scaled_dot", 1, _code("a")), run("scaled_dot", 0, _code("a")), run("additive", 0, _code("b")),
+             run("additive", 1, None), {"status": "failed", "task": "sentiment", "variant": "cosine", "seed": 0}]
+    note = table.code_note(mixed)
+    assert "**Rows from different code**: these runs were trained by 3 versions" in note
+    assert "- sources aaaaaaaaaaaa (git cccccccccccc): sentiment / scaled_dot (seeds 0, 1)\n" in note
+    assert "- sources bbbbbbbbbbbb (git cccccccccccc): sentiment / additive (seeds 0)\n" in note
+    assert "- code not recorded (trained before runs stored it): sentiment / additive (seeds 1)\n" in note
+    assert "cosine" not in note  # a failed run trained nothing
+    assert table.code_note([]) == ""

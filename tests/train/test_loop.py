@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from attnjax.train import read_log, train_and_evaluate
+from attnjax.train import provenance, read_log, train_and_evaluate
 from train_testing import tiny_classification
 
 
@@ -24,6 +24,7 @@ def test_results_hold_metrics_timings_and_test(finished):
     assert results["test"]["params_from_step"] == results["best"]["step"]
     assert 0.0 <= results["test"]["accuracy"] <= 1.0
     assert results["num_params"] > 0
+    assert results["code"] == provenance.code_version()  # which code trained it (a run key hashes the config only)
     timing = results["timing"]
     assert timing["compile_seconds"] > 0 and timing["train_seconds"] > 0 and timing["tokens_per_second"] > 0
     assert json.loads((workdir / "results.json").read_text()) == json.loads(json.dumps(results))
