@@ -206,13 +206,14 @@ def test_before_the_coverage_phase_the_model_trains_as_one_without_coverage(buil
     plain = build_model(model.config.replace(coverage=False))
     batch = _batch()
 
-    def loss_and_grads(m):
-        return jax.jit(lambda p, step: jax.value_and_grad(
-            lambda p: summarization_loss(m, p, batch, jax.random.key(0), step, bos_id=BOS), has_aux=True)(p))
+    def loss_and_grads(m, p):
+        return fast(lambda p, step: jax.value_and_grad(
+            lambda p: summarization_loss(m, p, batch, jax.random.key(0), step, bos_id=BOS), has_aux=True)(p),
+            p, jnp.asarray(0))
 
-    step_fn = loss_and_grads(phased)
-    (plain_total, _), plain_grads = loss_and_grads(plain)(_strip_coverage(params), 0)
-    (always_total, always_sums), _ = loss_and_grads(model)(params, 0)
+    step_fn = loss_and_grads(phased, params)
+    (plain_total, _), plain_grads = loss_and_grads(plain, _strip_coverage(params))(_strip_coverage(params), jnp.asarray(0))
+    (always_total, always_sums), _ = loss_and_grads(model, params)(params, jnp.asarray(0))
     _, losses = apply(params, SOURCE, TARGETS_IN)
     coverage_loss = float(jnp.sum(losses * batch["target_mask"]))
     assert coverage_loss > 0

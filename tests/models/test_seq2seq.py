@@ -220,12 +220,14 @@ def test_rnn_decoding_reads_the_memory_projected_once_by_encode(fast):
     keys, values = encoded["memory_key_value"]
     assert keys.shape == values.shape == (2, SOURCE.shape[1], BASE["num_heads"], BASE["d_model"] // BASE["num_heads"])
 
+    # One compiled step for every encoding below (eager, each step dispatches hundreds of ops).
+    step = jax.jit(lambda encoded, tokens, cache: make_step_fn(model, params, encoded)(tokens, cache))
+
     def steps(encoded):
-        step_fn = make_step_fn(model, params, encoded)
         cache = init_cache(model, encoded, SOURCE.shape[0], TARGETS_IN.shape[1])
         log_probs = []
         for tokens in TARGETS_IN.T:
-            out, cache = step_fn(tokens, cache)
+            out, cache = step(encoded, tokens, cache)
             log_probs.append(out)
         return np.stack(log_probs, axis=1)
 
