@@ -42,6 +42,7 @@ same seed gives the same data on any machine.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -111,6 +112,24 @@ def sentiment_example(
     if rng.random() < distractor_rate:
         parts.insert(int(rng.integers(len(parts) + 1)), _distractor(rng))
     return {"text": " ".join(parts), "label": label}
+
+
+def sentiment_parts(text: str) -> dict:
+    """What a ``builtin:sentiment`` review is made of, read back from its text (the grammar above is
+    unambiguous): ``{"decides": "only" | "first" | "second"`` (which clause holds the label: a single
+    clause, ``although``/``even though``, ``but``/``yet``), ``"negated"`` (the deciding clause has a
+    negator), ``"hearsay"`` (a distractor span), ``"adjective"`` (the deciding clause's)``}``."""
+    hearsay = "(" in text
+    plain = re.sub(r"\( [^()]* \) ?", "", text).strip()
+    deciding, decides = plain, "only"
+    for connective in KEEP_SECOND + KEEP_FIRST:
+        marker = f" , {connective} "
+        if marker in plain:
+            first, second = plain.split(marker)
+            deciding, decides = (second, "second") if connective in KEEP_SECOND else (first, "first")
+            break
+    words = deciding.split()
+    return {"decides": decides, "negated": any(w in NEGATORS for w in words), "hearsay": hearsay, "adjective": words[-1]}
 
 
 _SYLLABLES = ("ka", "lo", "mi", "ner", "tu", "sa", "vex", "di", "ro", "pan", "zu", "el", "bo", "quin", "ta", "mor")

@@ -147,3 +147,22 @@ def test_bad_options():
         open_source("builtin:sentiment", num_examples={"dev": 3})
     with pytest.raises(ValueError, match="unknown split 'dev'"):
         generate("sentiment", "dev", 3)
+
+
+def test_sentiment_parts_read_back_what_decides_the_label():
+    from attnjax.data.builtin_datasets import NEGATIVE, POSITIVE, generate, sentiment_parts
+
+    assert sentiment_parts("the plot was not good , but the acting was truly great") == {
+        "decides": "second", "negated": False, "hearsay": False, "adjective": "great"}
+    assert sentiment_parts("( my friend said it was bad ) the plot was good , even though the cast was never boring") == {
+        "decides": "first", "negated": False, "hearsay": True, "adjective": "good"}
+    assert sentiment_parts("the music was hardly clever ( a critic said it was dull )") == {
+        "decides": "only", "negated": True, "hearsay": True, "adjective": "clever"}
+    # On generated reviews the parts give back every label: the deciding adjective, flipped by a negator.
+    examples = generate("sentiment", "train", 2000)
+    parts = [sentiment_parts(e["text"]) for e in examples]
+    for example, p in zip(examples, parts):
+        assert p["adjective"] in POSITIVE + NEGATIVE
+        assert int((p["adjective"] in POSITIVE) != p["negated"]) == example["label"], example
+    assert {p["decides"] for p in parts} == {"only", "first", "second"}
+    assert 0 < sum(p["hearsay"] for p in parts) < len(parts) and 0 < sum(p["negated"] for p in parts) < len(parts)
