@@ -40,10 +40,13 @@ def _git(args: list[str], cwd: Path) -> Optional[str]:
 
 @functools.lru_cache(maxsize=None)
 def code_version(package_dir: Path = PACKAGE_DIR) -> dict:
-    """``{"attnjax", "source_sha256", "git_commit", "git_dirty"}``; the git fields are None when the
-    package is not in a git checkout (an installed wheel), ``git_dirty`` True when tracked files of
-    the package differ from the commit. Read once per process."""
-    commit = _git(["rev-parse", "HEAD"], package_dir)
+    """``{"attnjax", "source_sha256", "git_commit", "git_dirty"}``; the git fields are None unless git
+    tracks the package (an installed wheel, a copy), ``git_dirty`` True when tracked files of the
+    package differ from the commit. Read once per process."""
+    # Only where git tracks the package itself: an install inside some other checkout (a virtualenv
+    # in a repository) is not that repository's code.
+    tracked = _git(["ls-files", "--error-unmatch", "__init__.py"], package_dir) is not None
+    commit = _git(["rev-parse", "HEAD"], package_dir) if tracked else None
     dirty = None
     if commit is not None:
         status = _git(["status", "--porcelain", "--untracked-files=no", "--", "."], package_dir)

@@ -3,6 +3,8 @@
 import re
 import shutil
 
+import pytest
+
 from attnjax.train import provenance
 
 
@@ -33,7 +35,7 @@ def test_code_version_of_this_package_and_of_one_outside_git(tmp_path):
     code = provenance.code_version()
     assert code["source_sha256"] == provenance.source_digest(provenance.PACKAGE_DIR)
     assert re.fullmatch(r"[0-9a-f]{64}", code["source_sha256"])
-    in_git = provenance._git(["rev-parse", "--is-inside-work-tree"], provenance.PACKAGE_DIR) == "true"
+    in_git = provenance._git(["ls-files", "--error-unmatch", "__init__.py"], provenance.PACKAGE_DIR) is not None
     if in_git:  # a checkout (CI's clean clone is one): the commit, and whether attnjax/ differs from it
         assert re.fullmatch(r"[0-9a-f]{40}", code["git_commit"]) and isinstance(code["git_dirty"], bool)
     else:  # an installed copy
@@ -41,6 +43,25 @@ def test_code_version_of_this_package_and_of_one_outside_git(tmp_path):
     outside = provenance.code_version(_package(tmp_path))
     assert outside["git_commit"] is None and outside["git_dirty"] is None
     assert outside["source_sha256"] == provenance.source_digest(tmp_path / "pkg")
+
+
+def test_a_copy_inside_another_checkout_is_not_that_checkouts_code(tmp_path):
+    # A virtualenv inside a repository holds an installed copy that git ignores: no commit for it.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    if provenance._git(["init", "-q"], repo) is None:
+        pytest.skip("git is not installed")
+    (repo / ".gitignore").write_text("venv/\n")
+    installed = _package(repo / "venv", "pkg")
+    tracked = _package(repo, "src")
+    git = ["-c", "user.email=t@t", "-c", "user.name=t"]
+    assert provenance._git(["add", "-A"], repo) is not None and provenance._git([*git, "commit", "-qm", "c"], repo) is not None
+    assert provenance.code_version(installed)["git_commit"] is None
+    code = provenance.code_version(tracked)
+    assert code["git_commit"] == provenance._git(["rev-parse", "HEAD"], repo) and code["git_dirty"] is False
+    (tracked / "__init__.py").write_text("x = 2\n")
+    provenance.code_version.cache_clear()
+    assert provenance.code_version(tracked)["git_dirty"] is True
 
 
 def test_describe():
