@@ -10,7 +10,7 @@ with attention can relate each word to its clause or sentence.
 adjective's, flipped by a negator (``not``/``never``/``hardly``; scope: its own clause only);
 intensifiers (``very``, ``truly``, ...) never change it. Two clauses are joined by a contrast:
 ``C1 , but C2`` / ``C1 , yet C2`` -> the label is C2's polarity; ``C1 , although C2`` /
-``C1 , even though C2`` -> C1's. A distractor span ``( <someone> said it was <adjective> )``
+``C1 , even though C2`` -> C1's (``keep_first_rate`` of the two-clause reviews, 0.5 by default). A distractor span ``( <someone> said it was <adjective> )``
 (an opinion that is not the reviewer's) is inserted with some probability at a clause boundary
 and never counts. Two-clause reviews mostly pair opposite polarities, so "good ... but ... bad" and
 "bad ... but ... good" have the same bag of words and opposite labels.
@@ -95,15 +95,17 @@ def sentiment_example(
     negation_rate: float = 0.4,
     intensifier_rate: float = 0.3,
     distractor_rate: float = 0.3,
+    keep_first_rate: float = 0.5,
 ) -> Example:
-    """One ``{"text", "label"}`` review (label 1 = positive); rates as in the module docstring."""
+    """One ``{"text", "label"}`` review (label 1 = positive); rates as in the module docstring;
+    ``keep_first_rate``: of two-clause reviews, the share whose contrast word keeps the first clause."""
     label = int(rng.integers(2))
     polarity = 1 if label else -1
     if rng.random() < single_clause_rate:
         clauses, connective = [_clause(rng, polarity, negation_rate, intensifier_rate)], None
     else:
         other = -polarity if rng.random() < opposite_rate else polarity
-        keep_second = rng.random() < 0.5
+        keep_second = rng.random() < 1.0 - keep_first_rate  # (0.5: the draws of the original generator)
         connective = _pick(rng, KEEP_SECOND if keep_second else KEEP_FIRST)
         deciding = _clause(rng, polarity, negation_rate, intensifier_rate)
         ignored = _clause(rng, other, negation_rate, intensifier_rate)

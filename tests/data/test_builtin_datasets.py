@@ -166,3 +166,22 @@ def test_sentiment_parts_read_back_what_decides_the_label():
         assert int((p["adjective"] in POSITIVE) != p["negated"]) == example["label"], example
     assert {p["decides"] for p in parts} == {"only", "first", "second"}
     assert 0 < sum(p["hearsay"] for p in parts) < len(parts) and 0 < sum(p["negated"] for p in parts) < len(parts)
+
+
+def test_sentiment_keep_first_rate_sets_the_contrast_direction_and_keeps_the_default_draws():
+    from attnjax.data.builtin_datasets import sentiment_parts
+
+    default = generate("sentiment", "train", 500, seed=0)
+    assert generate("sentiment", "train", 500, seed=0, keep_first_rate=0.5) == default  # the same draws
+    for rate, allowed in ((0.0, {"only", "second"}), (1.0, {"only", "first"})):
+        examples = generate("sentiment", "train", 1000, seed=0, keep_first_rate=rate)
+        parts = [sentiment_parts(e["text"]) for e in examples]
+        assert {p["decides"] for p in parts} == allowed
+        assert all(label_by_the_documented_rules(e["text"]) == e["label"] for e in examples)
+    # One direction still hides the label from a bag of words: swapping the clauses flips it.
+    texts = [e["text"] for e in generate("sentiment", "train", 1000, seed=0, keep_first_rate=0.0)]
+    swapped = [re.sub(r"(.*?) , (but|yet) (.*)", r"\3 , \2 \1", t) for t in texts if " , " in t]
+    assert all(sorted(s.split()) == sorted(t.split()) for s, t in zip(swapped, [t for t in texts if " , " in t]))
+    flips = [label_by_the_documented_rules(s) != label_by_the_documented_rules(t)
+             for s, t in zip(swapped, [t for t in texts if " , " in t])]
+    assert len(flips) > 700 and sum(flips) / len(flips) > 0.75
