@@ -48,7 +48,7 @@ from ml_collections import config_flags
 from tqdm.auto import tqdm
 
 from attnjax.files import write_atomic
-from attnjax.train.provenance import code_version, describe
+from attnjax.train.provenance import code_version, describe, sources
 from attnjax.train.workdir import json_lines
 from experiments import attention_maps, baseline_rows, table
 from experiments import grid as grid_lib
@@ -207,7 +207,7 @@ def other_code_warning(stored: dict[str, dict], root: Path, current: dict) -> Op
     """The warning for finished runs (``{name: results}``) that code other than ``current`` trained,
     or None when every one was trained by these sources. A run key hashes the config only, so these
     runs are reused as they are; the warning says how to retrain them."""
-    other = {name: r.get("code") for name, r in stored.items() if (r.get("code") or {}).get("source_sha256") != current["source_sha256"]}
+    other = {name: r.get("code") for name, r in stored.items() if sources(r) != current["source_sha256"]}
     if not other:
         return None
     names = [f"{name} ({describe(code)})" for name, code in list(other.items())[:NAMED_RUNS]]

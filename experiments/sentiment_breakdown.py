@@ -16,6 +16,7 @@ Reads only what compare.py stored; never trains.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import sys
@@ -24,7 +25,8 @@ from pathlib import Path
 from attnjax.data.builtin_datasets import builtin_source, sentiment_parts
 from experiments.table import load, read_jsonl
 
-SOURCE = "builtin:sentiment"
+TASK = "sentiment"
+SOURCE = f"builtin:{TASK}"
 # (column, predicate on sentiment_parts) in table order.
 KINDS = (
     ("one clause", lambda p: p["decides"] == "only"),
@@ -37,10 +39,16 @@ KINDS = (
 )
 
 
-def _reviews(config: dict, split: str) -> list[str]:
-    """The split's review texts as the run generated them (its ``data.options``)."""
-    source = builtin_source(SOURCE.split(":", 1)[1], **dict(config["data"].get("options") or {}))
-    return [example["text"] for example in source.readers[split]()]
+@functools.lru_cache(maxsize=None)
+def _review_parts(options: str, split: str) -> tuple[dict, ...]:
+    """:func:`sentiment_parts` of the split's reviews as generated with ``options`` (``data.options``
+    as sorted JSON): once per option set, however many runs share it."""
+    source = builtin_source(TASK, **json.loads(options))
+    return tuple(sentiment_parts(example["text"]) for example in source.readers[split]())
+
+
+def _options(record: dict) -> str:
+    return json.dumps(record["config"]["data"].get("options") or {}, sort_keys=True)
 
 
 def run_breakdown(root: Path, record: dict, split: str) -> dict:
@@ -48,7 +56,7 @@ def run_breakdown(root: Path, record: dict, split: str) -> dict:
     predictions = read_jsonl(root / record["workdir"] / f"predictions_{split}.jsonl")
     if not predictions:
         raise FileNotFoundError(f"{record['workdir']} has no predictions_{split}.jsonl; it was not evaluated on {split!r}")
-    parts = [sentiment_parts(text) for text in _reviews(record["config"], split)]
+    parts = _review_parts(_options(record), split)
     out = {"all": (100.0 * sum(p["correct"] for p in predictions) / len(predictions), len(predictions))}
     for name, keep in KINDS:
         correct = [p["correct"] for p in predictions if keep(parts[p["index"]])]
@@ -57,23 +65,30 @@ def run_breakdown(root: Path, record: dict, split: str) -> dict:
 
 
 def breakdown(root: str | Path, split: str = "test") -> str:
-    """A markdown table: a row per finished ``builtin:sentiment`` run (grid order), a column per kind."""
+    """Markdown tables: a row per finished ``builtin:sentiment`` run (grid order), a column per kind;
+    one table per set of generator options (runs with other options review other texts)."""
     root = Path(root)
     _, runs, _ = load(root)
     runs = [r for r in runs if r.get("status") == "ok" and r["config"]["data"]["source"] == SOURCE]
     if not runs:
         raise ValueError(f"{str(root)!r} holds no finished runs trained on {SOURCE}; nothing to break down")
-    rows = [(r, run_breakdown(root, r, split)) for r in runs]
-    counts = rows[0][1]
+    groups: dict[str, list[dict]] = {}
+    for r in runs:
+        groups.setdefault(_options(r), []).append(r)
     out = io.StringIO()
-    out.write(f"Accuracy x 100 by kind of review ({SOURCE}, {split} split; reviews of each kind in brackets)\n\n")
-    out.write("| run | seed | all | " + " | ".join(f"{name} [{counts[name][1]}]" for name, _ in KINDS) + " |\n")
-    out.write("|---|---:|---:|" + "---:|" * len(KINDS) + "\n")
-    for record, cells in rows:
-        values = [cells["all"]] + [cells[name] for name, _ in KINDS]
-        text = " | ".join("-" if v is None else f"{v:.1f}" for v, _ in values)
-        out.write(f"| {record.get('label') or record['variant']} | {record['seed']} | {text} |\n")
-    return out.getvalue()
+    for options, group in groups.items():
+        rows = [(r, run_breakdown(root, r, split)) for r in group]
+        counts = rows[0][1]
+        which = f"; options {options}" if len(groups) > 1 else ""
+        out.write(f"Accuracy x 100 by kind of review ({SOURCE}, {split} split{which}; reviews of each kind in brackets)\n\n")
+        out.write("| run | seed | all | " + " | ".join(f"{name} [{counts[name][1]}]" for name, _ in KINDS) + " |\n")
+        out.write("|---|---:|---:|" + "---:|" * len(KINDS) + "\n")
+        for record, cells in rows:
+            values = [cells["all"]] + [cells[name] for name, _ in KINDS]
+            text = " | ".join("-" if v is None else f"{v:.1f}" for v, _ in values)
+            out.write(f"| {record.get('label') or record['variant']} | {record['seed']} | {text} |\n")
+        out.write("\n")
+    return out.getvalue().rstrip("\n") + "\n"
 
 
 def main(argv=None) -> int:

@@ -36,7 +36,7 @@ from typing import Optional
 import numpy as np
 
 from attnjax.train import TASKS
-from attnjax.train.provenance import describe
+from attnjax.train.provenance import describe, sources
 
 BOOTSTRAP_SAMPLES = 2000
 
@@ -406,7 +406,7 @@ def code_note(runs: list[dict]) -> str:
     groups: dict[Optional[str], list[dict]] = {}
     for r in runs:
         if r.get("status") == "ok":
-            groups.setdefault((r.get("code") or {}).get("source_sha256"), []).append(r)
+            groups.setdefault(sources(r), []).append(r)
     if not groups:
         return ""
     if len(groups) == 1:

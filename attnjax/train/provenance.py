@@ -59,6 +59,11 @@ def code_version(package_dir: Path = PACKAGE_DIR) -> dict:
     }
 
 
+def sources(results: dict) -> Optional[str]:
+    """The source digest stored in a run's results (``results.json``), None for runs stored before it."""
+    return (results.get("code") or {}).get("source_sha256")
+
+
 def describe(code: Optional[dict]) -> str:
     """One line for a table or a warning: ``sources 1a2b3c4d5e6f (git 0123abcd4567, uncommitted changes)``."""
     if not code or not code.get("source_sha256"):

@@ -150,38 +150,41 @@ def test_bad_options():
 
 
 def test_sentiment_parts_read_back_what_decides_the_label():
-    from attnjax.data.builtin_datasets import NEGATIVE, POSITIVE, generate, sentiment_parts
-
-    assert sentiment_parts("the plot was not good , but the acting was truly great") == {
+    assert bt.sentiment_parts("the plot was not good , but the acting was truly great") == {
         "decides": "second", "negated": False, "hearsay": False, "adjective": "great"}
-    assert sentiment_parts("( my friend said it was bad ) the plot was good , even though the cast was never boring") == {
+    assert bt.sentiment_parts("( my friend said it was bad ) the plot was good , even though the cast was never boring") == {
         "decides": "first", "negated": False, "hearsay": True, "adjective": "good"}
-    assert sentiment_parts("the music was hardly clever ( a critic said it was dull )") == {
+    assert bt.sentiment_parts("the music was hardly clever ( a critic said it was dull )") == {
         "decides": "only", "negated": True, "hearsay": True, "adjective": "clever"}
     # On generated reviews the parts give back every label: the deciding adjective, flipped by a negator.
     examples = generate("sentiment", "train", 2000)
-    parts = [sentiment_parts(e["text"]) for e in examples]
+    parts = [bt.sentiment_parts(e["text"]) for e in examples]
     for example, p in zip(examples, parts):
-        assert p["adjective"] in POSITIVE + NEGATIVE
-        assert int((p["adjective"] in POSITIVE) != p["negated"]) == example["label"], example
+        assert p["adjective"] in bt.POSITIVE + bt.NEGATIVE
+        assert int((p["adjective"] in bt.POSITIVE) != p["negated"]) == example["label"], example
     assert {p["decides"] for p in parts} == {"only", "first", "second"}
     assert 0 < sum(p["hearsay"] for p in parts) < len(parts) and 0 < sum(p["negated"] for p in parts) < len(parts)
 
 
 def test_sentiment_keep_first_rate_sets_the_contrast_direction_and_keeps_the_default_draws():
-    from attnjax.data.builtin_datasets import sentiment_parts
-
-    default = generate("sentiment", "train", 500, seed=0)
-    assert generate("sentiment", "train", 500, seed=0, keep_first_rate=0.5) == default  # the same draws
+    # The default draws are the generator's before the option existed (these four came from it, 5a15da0).
+    assert generate("sentiment", "train", 4, seed=0) == [
+        {"text": "the pacing felt messy ( the poster said it was awful ) , yet the dialogue looked gripping", "label": 1},
+        {"text": "the cast felt never very great , although the cast seemed clever", "label": 0},
+        {"text": "the dialogue looked not fresh , even though the cast felt never bad", "label": 0},
+        {"text": "the ending is hardly so clumsy , even though the ending looked never so clever ( some viewers said it was moving )",
+         "label": 1},
+    ]
     for rate, allowed in ((0.0, {"only", "second"}), (1.0, {"only", "first"})):
         examples = generate("sentiment", "train", 1000, seed=0, keep_first_rate=rate)
-        parts = [sentiment_parts(e["text"]) for e in examples]
+        parts = [bt.sentiment_parts(e["text"]) for e in examples]
         assert {p["decides"] for p in parts} == allowed
         assert all(label_by_the_documented_rules(e["text"]) == e["label"] for e in examples)
     # One direction still hides the label from a bag of words: swapping the clauses flips it.
-    texts = [e["text"] for e in generate("sentiment", "train", 1000, seed=0, keep_first_rate=0.0)]
-    swapped = [re.sub(r"(.*?) , (but|yet) (.*)", r"\3 , \2 \1", t) for t in texts if " , " in t]
-    assert all(sorted(s.split()) == sorted(t.split()) for s, t in zip(swapped, [t for t in texts if " , " in t]))
-    flips = [label_by_the_documented_rules(s) != label_by_the_documented_rules(t)
-             for s, t in zip(swapped, [t for t in texts if " , " in t])]
+    two_clause = [e["text"] for e in generate("sentiment", "train", 1000, seed=0, keep_first_rate=0.0) if " , " in e["text"]]
+    flips = []
+    for text in two_clause:
+        swapped = re.sub(r"(.*?) , (but|yet) (.*)", r"\3 , \2 \1", text)
+        assert sorted(swapped.split()) == sorted(text.split())
+        flips.append(label_by_the_documented_rules(swapped) != label_by_the_documented_rules(text))
     assert len(flips) > 700 and sum(flips) / len(flips) > 0.75

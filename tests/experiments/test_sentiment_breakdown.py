@@ -62,3 +62,22 @@ def test_a_directory_without_sentiment_runs_or_predictions_fails_clearly(tmp_pat
     _results(tmp_path / "r", {"a": lambda p: True})
     assert sentiment_breakdown.main([str(tmp_path / "r"), "--split", "validation"]) == 2
     assert "has no predictions_validation.jsonl" in capsys.readouterr().err
+
+
+def test_runs_with_other_generator_options_get_their_own_table(tmp_path):
+    _results(tmp_path, {"both": lambda p: True})
+    reviews = [sentiment_parts(e["text"]) for e in generate("sentiment", "test", SIZES["test"], keep_first_rate=0.0)]
+    workdir = tmp_path / "runs" / "oneway"
+    workdir.mkdir()
+    (workdir / "predictions_test.jsonl").write_text(
+        "".join(json.dumps({"index": i, "correct": float(p["decides"] == "second")}) + "\n" for i, p in enumerate(reviews))
+    )
+    record = {"status": "ok", "seed": 0, "task": "sentiment", "variant": "one way", "label": "one way", "workdir": "runs/oneway",
+              "config": {"data": {"source": "builtin:sentiment", "options": {"num_examples": SIZES, "keep_first_rate": 0.0}}}}
+    with open(tmp_path / "runs.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    text = sentiment_breakdown.breakdown(tmp_path)
+    tables = text.split("Accuracy x 100 by kind of review")[1:]
+    assert len(tables) == 2 and '"keep_first_rate": 0.0' in tables[1] and "keep_first_rate" not in tables[0]
+    assert "first decides [0]" in tables[1] and "| both |" in tables[0] and "| one way |" in tables[1]
+    assert _row(text, "one way")[4:6] == ["-", "100.0"]  # no review keeps the first clause; all keep the second

@@ -212,7 +212,8 @@ def test_before_the_coverage_phase_the_model_trains_as_one_without_coverage(buil
             p, jnp.asarray(0))
 
     step_fn = loss_and_grads(phased, params)
-    (plain_total, _), plain_grads = loss_and_grads(plain, _strip_coverage(params))(_strip_coverage(params), jnp.asarray(0))
+    plain_params = _strip_coverage(params)
+    (plain_total, _), plain_grads = loss_and_grads(plain, plain_params)(plain_params, jnp.asarray(0))
     (always_total, always_sums), _ = loss_and_grads(model, params)(params, jnp.asarray(0))
     _, losses = apply(params, SOURCE, TARGETS_IN)
     coverage_loss = float(jnp.sum(losses * batch["target_mask"]))
