@@ -7,6 +7,7 @@ Only process 0 writes. A resumed run first drops the records past the step it re
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -19,9 +20,16 @@ from attnjax.files import write_atomic
 LOG_FILE = "metrics.jsonl"
 
 
+# Each writer and the packages it needs. torch's writer needs the ``tensorboard`` package too, and
+# importing torch to find it missing cost 2.4 s a run (most of a grid's runs are 20-60 s).
+_WRITERS = (("tensorboardX", ("tensorboardX",)), ("torch.utils.tensorboard", ("torch", "tensorboard")))
+
+
 def _summary_writer(directory: Path) -> Optional[Any]:
     """A TensorBoard writer from tensorboardX or torch when either is installed; else None."""
-    for module in ("tensorboardX", "torch.utils.tensorboard"):
+    for module, needs in _WRITERS:
+        if not all(importlib.util.find_spec(name) is not None for name in needs):
+            continue
         try:
             writer_cls = __import__(module, fromlist=["SummaryWriter"]).SummaryWriter
         except Exception:  # not installed, or installed without its own dependencies
