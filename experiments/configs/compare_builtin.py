@@ -32,26 +32,16 @@ split on the best-validation checkpoint; ``grid.contrasts`` are the findings it 
 paired 95% interval with its verdict against the paper; ``grid.targets`` adds the first
 validation step reaching a fixed quality.
 
-Expected (2-core CPU, 2026-12-02, a 2048^3 float32 matmul at 188-207 GFLOP/s): 30 runs in 7-10
-minutes with 2 workers (6 min 46 s and 9 min 46 s measured from fresh clones on two machines of
-this kind); 15 min 05 s on a third, a 2-core Intel Xeon whose matmul reads 227 GFLOP/s but whose
-small steps run 2-3x slower, where the single-head sentiment rows also moved (scaled_dot 85.4 ±
-5.6: one head is bistable on this task; of a sweep of depth, warmup, learning rate and batch, only
-batch 256 x 500 steps made it reliable, 94.1-95.5, at twice the time and not at d_k = 256: README).
-2026-12-07, a 2-core AMD EPYC at 130-150 GFLOP/s (the slowest seen): 12 min 59 s from a fresh clone,
-before and after the split-tangent additive kernel (attnjax/ops/additive.py), whose float rounding
-moved the bistable additive row from 84.5 ± 4.7 to 79.3 ± 0.8 and finding 3's verdict with it.
-Later that day on a machine of this kind at 151-183 GFLOP/s: 13 min 17 s (commit 0944561), then
-9 min 38 s with the kernel's scan over hidden units (15d3f88: additive's runs 282 -> 123 s, the
-unchanged rows 22% faster by the machine's drift), and 8 min 59 s from a fresh clone of f25f800;
-additive 82.6 ± 3.7, finding 3 -2.0 [-3.6, -0.4]. With keys-only additive pooling (68ced9d), from a fresh
-clone on a machine of this kind at 94-116 GFLOP/s: 11 min 02 s; additive 72.9 ± 17.3 (one seed stays at
-chance), finding 3 -11.6 [-13.5, -9.6]; every other row unchanged. With one contrast direction
-(d87c3b2; with both, one head learnt one direction, which one by seed:
-experiments/sentiment_breakdown.py), from a fresh clone on a machine of this kind at 106-139 GFLOP/s:
-10 min 52 s; every sentiment cell's std <= 1.8 but unscaled dot at d_k = 256 (81.0 ± 4.1); scaled_dot
-92.3, additive 95.5, multi-head scaled_dot 98.7, none 67.6; findings 1, 2, 4, 5 agree, 3 has additive
-ahead (+3.1 [+1.8, +4.5], Britz et al.'s direction).
+Expected (2-core CPU, AMD EPYC, jax 0.10.2; fresh clones, 2026-12-07): 30 runs with 2 workers in
+10 min 52 s to 11 min 50 s on machines whose 2048^3 float32 matmul read 106-186 GFLOP/s (the time
+follows small-step latency more than the matmul rate; earlier versions of this grid took 6 min 46 s
+to 15 min 05 s on other machines of this kind: docs/default_grid_history.md). Test split, seeds
+0-2: sentiment none 67.6 ± 0.7, scaled_dot 92.3 ± 1.8, additive 95.5 ± 0.7, multi-head dot 99.5 ±
+0.4, multi-head scaled_dot 98.7 ± 0.6, dot d_k=256 81.0 ± 4.1, scaled_dot d_k=256 93.0 ± 1.6;
+events R-1 none 60.5 ± 2.0, scaled_dot 93.8 ± 0.4, no pointer 59.4 ± 3.0, Lead-1 40.0. Findings
+1, 2, 4 and 5 agree with their papers; 3 has additive ahead (+3.1 [+1.8, +4.5], Britz et al.'s
+direction). Bit for bit on the same kind of CPU; other CPU types round float sums differently and
+move the single-head rows.
 README "The default grid" has the measured table, time and verdicts. Contrasts whose paper reports "similar" agree within
 ``SIMILAR`` points.
 """
