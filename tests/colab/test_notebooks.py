@@ -32,9 +32,6 @@ KERNEL_NAME = "python3"
 CELL_TIMEOUT_S = 300
 # How many code cells from the top the parameters, install and versions cells must sit in.
 SETUP_CELLS = 4
-# XLA's cheap CPU compile settings (as tests/conftest.py's FAST_COMPILE): compiling dominates a
-# QUICK run on a CPU, and the notebook's results do not depend on them.
-FAST_COMPILE_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 by_name = pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 
@@ -168,7 +165,7 @@ def _kernel_env() -> dict[str, str]:
     env = dict(os.environ)
     env["MPLBACKEND"] = "Agg"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
-    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAGS}".strip()
+    # XLA_FLAGS comes with os.environ: tests/conftest.py's cheap compile settings, as in the suite.
     if expected_accelerator() is not None:
         # This machine has a TPU or GPU that the suite's jax may not use (CI installs the CPU
         # jax): the notebooks' stop for that case is tested in test_runtime.py, not here.
