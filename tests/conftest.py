@@ -8,7 +8,8 @@ import os
 # how fast the code runs, not what it computes (every test passes either way);
 # ATTNJAX_TEST_FULL_OPT=1 runs the suite with XLA's default optimisation. Set before jax starts
 # its backend, which reads XLA_FLAGS once.
-FAST_COMPILE_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+FAST_COMPILE_FLAGS = " ".join(f"--{name}={str(value).lower()}" for name, value in FAST_COMPILE.items())
 if not os.environ.get("ATTNJAX_TEST_FULL_OPT"):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAGS}".strip()
 
@@ -28,11 +29,8 @@ settings.register_profile(
 settings.load_profile("attnjax")
 
 
-# The same settings per executable, for the tests that compile explicitly (they hold under
-# ATTNJAX_TEST_FULL_OPT too).
-FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-
-
+# The same settings per executable (FAST_COMPILE), for the tests that compile explicitly: they hold
+# under ATTNJAX_TEST_FULL_OPT too.
 def compile_fast(fn, *args, **kwargs):
     """``fn`` (a function or an already-jitted one) compiled for ``args``; call it with the same
     array arguments (static keyword arguments are bound at compile time)."""
