@@ -190,18 +190,19 @@ def test_sentiment_keep_first_rate_sets_the_contrast_direction_and_keeps_the_def
     assert len(flips) > 700 and sum(flips) / len(flips) > 0.75
 
 
-def test_generate_keeps_its_splits_without_sharing_them(monkeypatch):
+def test_generate_keeps_its_splits_without_sharing_them():
     from attnjax.data import builtin_datasets
 
-    monkeypatch.setattr(builtin_datasets, "_GENERATED", {})
+    builtin_datasets._generated.cache_clear()
     first = generate("sentiment", "train", 40, seed=3, keep_first_rate=0.0)
     first[0]["label"] = 1 - first[0]["label"]  # a caller changing its copy
     first.append({"text": "extra", "label": 0})
     again = generate("sentiment", "train", 40, seed=3, keep_first_rate=0.0)
-    builtin_datasets._GENERATED.clear()
+    builtin_datasets._generated.cache_clear()
     fresh = generate("sentiment", "train", 40, seed=3, keep_first_rate=0.0)
     assert again == fresh and len(again) == 40
     assert generate("sentiment", "train", 40, seed=3) != fresh  # the options are part of the key
-    for seed in range(2 * builtin_datasets._GENERATED_KEPT):
+    kept = builtin_datasets._generated.cache_info().maxsize
+    for seed in range(2 * kept):
         generate("salient_events", "test", 2, seed=seed)
-    assert len(builtin_datasets._GENERATED) == builtin_datasets._GENERATED_KEPT
+    assert builtin_datasets._generated.cache_info().currsize == kept
