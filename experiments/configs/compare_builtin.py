@@ -71,7 +71,10 @@ def sentiment(d_model: int = 64, num_steps: int = 1000):
     config.model.pooling = "attention"
     config.model.max_length = 32
     config.optimizer.learning_rate = 3e-3
-    config.optimizer.warmup_steps = 100
+    # 300, not 100: with 100, 3 of the 21 runs of seeds 3-5 never left chance (loss ln 2 from step
+    # 200 on, the output independent of the input) and single-head scaled_dot's seeds 0-5 spread
+    # 4.0 points; with 300, none of 42 runs (seeds 0-5) died, spread 1.8 (README "The default grid").
+    config.optimizer.warmup_steps = 300
     config.train.batch_size = 64
     config.train.num_steps = num_steps
     config.train.log_every = 100
