@@ -9,7 +9,7 @@ docstrings in attnjax/data/builtin_datasets.py say why each finding has a reason
              that clause, on a negator's scope and on ignoring hearsay spans, and swapping the
              clauses keeps the bag of words while flipping the label. A 1-layer pre-norm
              Transformer (d_model 64, MLP 128) with attention pooling (a learned query attending
-             with the variant's score), 1,000 steps of 64. "none" has no self-attention and mean
+             with the variant's score), 1,000 steps of 64 (300 of warmup). "none" has no self-attention and mean
              pooling: linear in a bag of position-wise features. Findings 1 (attention vs none),
              2 (scaled vs unscaled dot at d_k = 256, one head whose q/k/v are projected to 256
              in the same d_model 64 model, and at d_k = 16, four heads),
@@ -32,18 +32,15 @@ split on the best-validation checkpoint; ``grid.contrasts`` are the findings it 
 paired 95% interval with its verdict against the paper; ``grid.targets`` adds the first
 validation step reaching a fixed quality.
 
-Expected (2-core CPU, AMD EPYC, jax 0.10.2; fresh clones, 2026-12-07): 30 runs with 2 workers in
-10 min 52 s to 11 min 50 s on machines whose 2048^3 float32 matmul read 106-186 GFLOP/s (the time
-follows small-step latency more than the matmul rate; earlier versions of this grid took 6 min 46 s
-to 15 min 05 s on other machines of this kind: docs/default_grid_history.md). Test split, seeds
-0-2: sentiment none 67.6 ± 0.7, scaled_dot 92.3 ± 1.8, additive 95.5 ± 0.7, multi-head dot 99.5 ±
-0.4, multi-head scaled_dot 98.7 ± 0.6, dot d_k=256 81.0 ± 4.1, scaled_dot d_k=256 93.0 ± 1.6;
-events R-1 none 60.5 ± 2.0, scaled_dot 93.8 ± 0.4, no pointer 59.4 ± 3.0, Lead-1 40.0. Findings
-1, 2, 4 and 5 agree with their papers; 3 has additive ahead (+3.1 [+1.8, +4.5], Britz et al.'s
-direction). Bit for bit on the same kind of CPU; other CPU types round float sums differently and
-move the single-head rows: on a Zen 4 EPYC (AVX-512, matmul 206 GFLOP/s) the grid took 8 min 43 s
-and gave scaled_dot 90.6 ± 3.3, dot d_k=256 69.3 ± 7.2, scaled_dot d_k=256 94.0 ± 2.5, the same
-verdicts (README "The default grid").
+Expected (2-core CPU, AMD EPYC Zen 4, numpy 2048^3 float32 matmul 202 GFLOP/s, jax 0.10.2; fresh
+clone, 2026-12-07): 30 runs with 2 workers in 8 min 32 s (the previous recipe, the same number of
+steps, took 10 min 52 s to 11 min 50 s on other EPYC machines reading 106-186 GFLOP/s). Test split, seeds
+0-2: sentiment none 67.9 ± 1.0, scaled_dot 95.7 ± 1.4, additive 95.3 ± 0.7, multi-head dot 98.6 ±
+0.8, multi-head scaled_dot 99.9 ± 0.1, dot d_k=256 88.5 ± 5.1, scaled_dot d_k=256 90.8 ± 5.3;
+events R-1 none 60.5 ± 2.0, scaled_dot 93.7 ± 0.4, no pointer 59.4 ± 3.0, Lead-1 40.0. All seven
+findings agree with their papers (3: additive -0.4 [-0.9, +0.2], Luong et al.'s "similar"). Bit
+for bit on the same kind of CPU; other CPU types round float sums differently and move the
+single-head rows (docs/default_grid_history.md has the previous recipe on two CPU types).
 README "The default grid" has the measured table, time and verdicts. Contrasts whose paper reports "similar" agree within
 ``SIMILAR`` points.
 """
