@@ -9,9 +9,9 @@ docstrings in attnjax/data/builtin_datasets.py say why each finding has a reason
              that clause, on a negator's scope and on ignoring hearsay spans, and swapping the
              clauses keeps the bag of words while flipping the label. A 1-layer pre-norm
              Transformer (d_model 64, MLP 128) with attention pooling (a learned query attending
-             with the variant's score), 1,000 steps of 64 (300 of warmup). "none" has no self-attention and mean
-             pooling: linear in a bag of position-wise features. Findings 1 (attention vs none),
-             2 (scaled vs unscaled dot at d_k = 256, one head whose q/k/v are projected to 256
+             with the variant's score), 1,000 steps of 64 (300 of warmup). "none" has no
+             self-attention and mean pooling: linear in a bag of position-wise features.
+             Findings 1 (attention vs none), 2 (scaled vs unscaled dot at d_k = 256, one head whose q/k/v are projected to 256
              in the same d_model 64 model, and at d_k = 16, four heads),
              3 (additive vs scaled dot) and 4 (4 heads of 16 vs 1 head of 64: the pooled query
              and each word need several lookups, the clause's contrast word, its negator and
