@@ -31,6 +31,7 @@ def layer_config(config: ModelConfig, score: Optional[Score], *, rotary: bool = 
         pre_norm=config.pre_norm, rotary=rotary, use_chunked=config.use_chunked,
         query_chunk_size=config.query_chunk_size, key_chunk_size=config.key_chunk_size,
         dtype=config.compute_dtype, coverage=config.coverage, attention_features=config.attention_features,
+        attention_key_features=config.attention_key_features,
     )
 
 
@@ -184,7 +185,8 @@ POOLINGS.register(
     "attention",
     PoolingSpec(
         lambda cfg, score: ann.QueryAttentionPooling(
-            cfg.num_heads, score, qkv_features=cfg.attention_features, dtype=cfg.compute_dtype, name="pooling"
+            cfg.num_heads, score, qkv_features=cfg.attention_features,
+            qk_features=cfg.attention_key_features, dtype=cfg.compute_dtype, name="pooling",
         ),
         uses_attention=True,
     ),

@@ -38,6 +38,11 @@ class ModelConfig:
         layer (so ``d_k = attention_features / num_heads``); None: ``d_model``. The key width of
         Vaswani et al. (2017)'s scaling argument, separate from the model width; must be a
         multiple of ``num_heads``.
+      attention_key_features: classifier and Transformer models: the query/key width alone
+        (``d_k = attention_key_features / num_heads``), the value and output keeping
+        ``attention_features``; None: ``attention_features``. Vaswani et al.'s d_k apart from
+        their d_v: the scores see q and k only, so this widens what the scaling argument is about
+        at a third less cost than ``attention_features``; a multiple of ``num_heads``.
       num_layers, num_decoder_layers: Transformer encoder / decoder depth.
       mlp_dim: Transformer feed-forward width.
       dropout_rate, attention_dropout_rate: in [0, 1).
@@ -88,6 +93,7 @@ class ModelConfig:
     d_model: int = 32
     num_heads: int = 4
     attention_features: Optional[int] = None
+    attention_key_features: Optional[int] = None
     num_layers: int = 2
     num_decoder_layers: int = 2
     mlp_dim: int = 64
@@ -138,7 +144,9 @@ POSITIVE_FIELDS = (
     "vocab_size", "num_classes", "d_model", "num_heads", "num_layers", "num_decoder_layers",
     "mlp_dim", "max_length", "pooling_hidden", "num_hops",
 )
-OPTIONAL_POSITIVE_FIELDS = ("query_chunk_size", "key_chunk_size", "attention_features", "embed_dim")  # None or a positive integer
+OPTIONAL_POSITIVE_FIELDS = (
+    "query_chunk_size", "key_chunk_size", "attention_features", "attention_key_features", "embed_dim",
+)  # None or a positive integer
 
 
 def to_config(config: Any = None, **overrides: Any) -> ModelConfig:
@@ -190,11 +198,13 @@ def check_common(config: ModelConfig) -> None:
             f"config.num_heads={config.num_heads} does not divide config.d_model={config.d_model}; "
             f"expected one of: {', '.join(map(str, divisors))}"
         )
-    if config.attention_features is not None and config.attention_features % config.num_heads:
-        raise ValueError(
-            f"config.num_heads={config.num_heads} does not divide config.attention_features="
-            f"{config.attention_features}; expected a multiple of num_heads, or None (d_model)"
-        )
+    for field, default in (("attention_features", "d_model"), ("attention_key_features", "attention_features")):
+        value = getattr(config, field)
+        if value is not None and value % config.num_heads:
+            raise ValueError(
+                f"config.num_heads={config.num_heads} does not divide config.{field}={value}; "
+                f"expected a multiple of num_heads, or None ({default})"
+            )
     for field in ("dropout_rate", "attention_dropout_rate", "embedding_dropout_rate", "word_dropout_rate"):
         value = getattr(config, field)
         if not 0.0 <= value < 1.0:

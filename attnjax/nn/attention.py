@@ -45,10 +45,14 @@ class Attention(nn.Module):
     """Multi-head attention with any score.
 
     Attributes:
-      num_heads: number of heads; must divide ``qkv_features``.
+      num_heads: number of heads; must divide ``qkv_features`` and ``qk_features``.
       score: a registered score name or a :class:`attnjax.ops.Score` (its parameters, if any, are
         the module parameter ``score``).
       qkv_features: size of the q/k/v projections (default: the input features).
+      qk_features: size of the query and key projections alone, when they differ from the
+        value's (default: ``qkv_features``): Vaswani et al. (2017)'s ``d_k = qk_features /
+        num_heads`` apart from ``d_v = qkv_features / num_heads``. The scores see q and k only, so
+        this is the width their scaling argument is about; the value and output keep theirs.
       out_features: output size (default: the input features).
       dropout_rate: dropout on the attention weights.
       rotary: rotate q and k by their positions (rotary position embedding).
@@ -67,6 +71,7 @@ class Attention(nn.Module):
     num_heads: int
     score: Union[str, Score] = "scaled_dot"
     qkv_features: Optional[int] = None
+    qk_features: Optional[int] = None
     out_features: Optional[int] = None
     dropout_rate: float = 0.0
     use_bias: bool = True
@@ -101,7 +106,8 @@ class Attention(nn.Module):
         ``mask [batch|1, heads|1, q_len|1, kv_len|1]`` bool, True where a query may attend a key.
         ``coverage [batch, kv_len]``: the coverage before the first query (``self.coverage`` only;
         None: zeros).
-        ``key_value``: keys and values already projected, each ``[batch, kv_len, heads, head_dim]``,
+        ``key_value``: keys and values already projected, ``[batch, kv_len, heads, qk_features //
+        heads]`` and ``[batch, kv_len, heads, qkv_features // heads]``,
         instead of ``inputs_kv`` (which must then be None): a decoder that attends the same memory
         at every step projects it once, outside its time loop (:class:`attnjax.nn.RNNDecoder`), and
         this module's own key/value projections are not created.
@@ -113,11 +119,14 @@ class Attention(nn.Module):
             inputs_kv = inputs_q
         features = inputs_q.shape[-1]
         qkv_features = self.qkv_features or features
-        if self.num_heads <= 0 or qkv_features % self.num_heads:
+        qk_features = self.qk_features or qkv_features
+        if self.num_heads <= 0 or qkv_features % self.num_heads or qk_features % self.num_heads:
             raise ValueError(
-                f"num_heads={self.num_heads} must be positive and divide qkv_features={qkv_features}"
+                f"num_heads={self.num_heads} must be positive and divide qkv_features={qkv_features} "
+                f"and qk_features={qk_features}"
             )
-        head_dim = qkv_features // self.num_heads
+        head_dim = qk_features // self.num_heads  # d_k: what the score sees
+        value_dim = qkv_features // self.num_heads  # d_v
         if return_weights and self.use_chunked:
             raise ValueError("use_chunked=True never builds the attention weights; return_weights must be False")
         if coverage is not None and not self.coverage:
@@ -130,26 +139,27 @@ class Attention(nn.Module):
             )
 
         project = functools.partial(
-            nn.DenseGeneral, features=(self.num_heads, head_dim), axis=-1, use_bias=self.use_bias,
-            dtype=self.dtype, precision=self.precision,
+            nn.DenseGeneral, axis=-1, use_bias=self.use_bias, dtype=self.dtype, precision=self.precision,
         )
         if self.keys_only:
             # No query projection: the score sees zeros (its own parameters carry what is constant).
             dtype = inputs_q.dtype if self.dtype is None else self.dtype
             query = jnp.zeros((*inputs_q.shape[:2], self.num_heads, head_dim), dtype)
         else:
-            query = project(name="query")(inputs_q)
+            query = project(features=(self.num_heads, head_dim), name="query")(inputs_q)
         if key_value is None:
-            key = project(name="key")(inputs_kv)
-            value = project(name="value")(inputs_kv)
+            key = project(features=(self.num_heads, head_dim), name="key")(inputs_kv)
+            value = project(features=(self.num_heads, value_dim), name="value")(inputs_kv)
         else:
             key, value = key_value
-            expected = (key.shape[0], key.shape[1], self.num_heads, head_dim)
-            if key.shape != expected or value.shape != expected:
+            expected_key = (key.shape[0], key.shape[1], self.num_heads, head_dim)
+            expected_value = (key.shape[0], key.shape[1], self.num_heads, value_dim)
+            if key.shape != expected_key or value.shape != expected_value:
                 raise ValueError(
-                    f"key_value must be two [batch, kv_len, heads, head_dim] = {expected} arrays, got "
-                    f"{key.shape} and {value.shape}; project them with features=(num_heads, "
-                    f"qkv_features // num_heads) = {(self.num_heads, head_dim)}"
+                    f"key_value must be [batch, kv_len, heads, qk_features // heads] = {expected_key} "
+                    f"keys and [batch, kv_len, heads, qkv_features // heads] = {expected_value} values, "
+                    f"got {key.shape} and {value.shape}; project them with features=(num_heads, "
+                    f"head_dim) = {(self.num_heads, head_dim)} and {(self.num_heads, value_dim)}"
                 )
         score_params = None
         if score.has_params:

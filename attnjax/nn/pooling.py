@@ -73,6 +73,7 @@ class QueryAttentionPooling(nn.Module):
     num_heads: int = 1
     score: Union[str, Score] = "scaled_dot"
     qkv_features: Optional[int] = None  # q/k/v width; None: the features of x
+    qk_features: Optional[int] = None  # q/k width alone (d_k * heads); None: qkv_features
     dtype: Any = None
 
     @nn.compact
@@ -86,6 +87,6 @@ class QueryAttentionPooling(nn.Module):
             query = jnp.broadcast_to(query.astype(dtype), (x.shape[0], 1, x.shape[-1]))
         attend = Attention(
             num_heads=self.num_heads, score=self.score, qkv_features=self.qkv_features,
-            keys_only=keys_only, dtype=self.dtype, name="attention"
+            qk_features=self.qk_features, keys_only=keys_only, dtype=self.dtype, name="attention"
         )
         return attend(query, x, ops.key_padding_mask(mask))[:, 0]

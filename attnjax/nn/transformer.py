@@ -53,12 +53,13 @@ class LayerConfig:
     dtype: Any = None  # compute dtype; None: inferred from inputs and (float32) params
     coverage: bool = False  # the decoder's cross-attention reads and is penalised by coverage
     attention_features: Optional[int] = None  # q/k/v width of every attention; None: d_model
+    attention_key_features: Optional[int] = None  # q/k width alone (d_k * heads); None: attention_features
 
     def attention(self, *, name: str, rotary: bool = False, decode: bool = False,
                   coverage: bool = False) -> Attention:
         return Attention(
             num_heads=self.num_heads, score=self.score, qkv_features=self.attention_features,
-            dropout_rate=self.attention_dropout_rate,
+            qk_features=self.attention_key_features, dropout_rate=self.attention_dropout_rate,
             rotary=rotary, decode=decode, use_chunked=self.use_chunked,
             query_chunk_size=self.query_chunk_size, key_chunk_size=self.key_chunk_size,
             coverage=coverage, dtype=self.dtype, name=name,

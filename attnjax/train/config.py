@@ -56,6 +56,7 @@ LATER_FIELDS = (
     (("model", "coverage_loss_weight"), 1.0),
     (("model", "coverage_start_step"), 0),
     (("model", "attention_features"), None),
+    (("model", "attention_key_features"), None),
     (("model", "ngram_buckets"), 0),
     (("model", "embed_dim"), None),
     (("optimizer", "ema_decay"), 0.0),
@@ -93,6 +94,7 @@ def default_config() -> ml_collections.ConfigDict:
     config.model.query_chunk_size = ml_collections.FieldReference(None, field_type=int)
     config.model.key_chunk_size = ml_collections.FieldReference(None, field_type=int)
     config.model.attention_features = ml_collections.FieldReference(None, field_type=int)
+    config.model.attention_key_features = ml_collections.FieldReference(None, field_type=int)
     config.model.embed_dim = ml_collections.FieldReference(None, field_type=int)
 
     config.optimizer = ml_collections.ConfigDict()

@@ -84,3 +84,25 @@ def test_attention_features_sets_the_key_width_apart_from_the_model_width():
     assert params["pooling"]["attention"]["key"]["kernel"].shape == (16, 1, 48)
     with pytest.raises(ValueError, match=r"num_heads=4 does not divide config.attention_features=18"):
         validate({**config, "num_heads": 4, "attention_features": 18})
+
+
+def test_attention_key_features_widens_queries_and_keys_but_not_values():
+    import jax
+
+    from attnjax.models import init_model
+
+    config = {"model": "classifier", "attention": "scaled_dot", "d_model": 16, "num_heads": 1, "num_layers": 1,
+              "pooling": "attention", "attention_key_features": 48, "vocab_size": 20}
+    _, params = init_model(config, jax.random.key(0))
+    layer = params["encoder"]["transformer"]["layer_0"]["self_attention"]
+    assert layer["query"]["kernel"].shape == layer["key"]["kernel"].shape == (16, 1, 48)
+    assert layer["value"]["kernel"].shape == (16, 1, 16) and layer["out"]["kernel"].shape == (1, 16, 16)
+    pooling = params["pooling"]["attention"]
+    assert pooling["key"]["kernel"].shape == (16, 1, 48) and pooling["value"]["kernel"].shape == (16, 1, 16)
+    _, params = init_model({**config, "model": "seq2seq_transformer", "num_heads": 2}, jax.random.key(0))
+    cross = params["decoder"]["layer_0"]["cross_attention"]
+    assert cross["key"]["kernel"].shape == (16, 2, 24) and cross["value"]["kernel"].shape == (16, 2, 8)
+    with pytest.raises(ValueError, match=r"num_heads=4 does not divide config.attention_key_features=18"):
+        validate({**config, "num_heads": 4, "attention_key_features": 18})
+    with pytest.raises(ValueError, match=r"config.attention_key_features=0 is not allowed"):
+        validate({**config, "attention_key_features": 0})

@@ -80,3 +80,55 @@ def test_dropout_needs_rng_and_changes_output():
     a = module.apply(variables, X, deterministic=False, rngs={"dropout": jax.random.key(3)})
     b = module.apply(variables, X, deterministic=True)
     assert not np.allclose(a, b)
+
+
+def test_qk_features_widens_queries_and_keys_only():
+    # Vaswani et al.'s d_k apart from d_v: q/k at 48 (two heads of 24), v and the output at 16.
+    module = Attention(num_heads=2, score="scaled_dot", qk_features=48)
+    variables = module.init(jax.random.key(1), X)
+    p = variables["params"]
+    assert p["query"]["kernel"].shape == p["key"]["kernel"].shape == (16, 2, 24)
+    assert p["value"]["kernel"].shape == (16, 2, 8) and p["out"]["kernel"].shape == (2, 8, 16)
+    out, weights = module.apply(variables, X, return_weights=True)
+
+    # Independent numpy reference: the scale is 1/sqrt(d_k) = 1/sqrt(24), not the value width.
+    x = np.asarray(X, np.float64)
+    proj = lambda name: np.einsum("blf,fhd->blhd", x, p[name]["kernel"]) + p[name]["bias"]  # noqa: E731
+    q, k, v = proj("query"), proj("key"), proj("value")
+    logits = np.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(24)
+    w = np.exp(logits - logits.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    mixed = np.einsum("bhqk,bkhd->bqhd", w, v)
+    expected = np.einsum("bqhd,hdf->bqf", mixed, p["out"]["kernel"]) + p["out"]["bias"]
+    np.testing.assert_allclose(weights, w, atol=1e-5)
+    np.testing.assert_allclose(out, expected, atol=1e-4)
+
+    with pytest.raises(ValueError, match=r"qk_features=18"):
+        Attention(num_heads=4, qk_features=18).init(jax.random.key(0), X)
+
+
+@pytest.mark.parametrize("score", ["general", "additive"])
+def test_qk_features_with_cache_and_projected_memory(fast, score):
+    # The decode cache holds keys and values of different widths; a scored cache step equals the
+    # causal full pass.
+    module = Attention(num_heads=2, score=score, qk_features=32, decode=True)
+    rng = jax.random.key(1)
+    variables = module.init(rng, X)
+    assert variables["cache"]["cached_key"].shape == (2, 6, 2, 16)
+    assert variables["cache"]["cached_value"].shape == (2, 6, 2, 8)
+    params, cache = {"params": variables["params"]}, variables["cache"]
+    full = Attention(num_heads=2, score=score, qk_features=32).apply(params, X, is_causal=True)
+    outs = []
+    for t in range(X.shape[1]):
+        out, state = module.apply({**params, "cache": cache}, X[:, t:t + 1], mutable=["cache"])
+        cache = state["cache"]
+        outs.append(out[:, 0])
+    np.testing.assert_allclose(jnp.stack(outs, 1), full, atol=1e-5)
+
+    # Keys and values projected outside the module: each with its own width, checked by name.
+    cross = Attention(num_heads=2, score=score, qk_features=32)
+    key, value = jnp.zeros((2, 9, 2, 16)), jnp.zeros((2, 9, 2, 8))
+    cross_vars = cross.init(rng, X, key_value=(key, value))
+    assert cross.apply(cross_vars, X, key_value=(key, value)).shape == X.shape
+    with pytest.raises(ValueError, match=r"\(2, 9, 2, 16\) keys and .*\(2, 9, 2, 8\) values, got \(2, 9, 2, 8\)"):
+        cross.apply(cross_vars, X, key_value=(value, value))

@@ -125,7 +125,7 @@ def test_attention_rejects_key_value_it_cannot_use():
     variables = layer.init(jax.random.key(3), query, SRC)
     with pytest.raises(ValueError, match="either inputs_kv .* or key_value"):
         layer.apply(variables, query, SRC, key_value=(keys, keys))
-    with pytest.raises(ValueError, match=r"key_value must be two \[batch, kv_len, heads, head_dim\]"):
+    with pytest.raises(ValueError, match=r"key_value must be \[batch, kv_len, heads, qk_features // heads\]"):
         layer.apply(variables, query, key_value=(keys[..., :3], keys))
 
 
