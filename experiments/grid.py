@@ -225,13 +225,24 @@ def expand(
 ) -> list[RunSpec]:
     """Every (benchmark, variant, seed) run, in table order; ``overrides`` are ``(dotted field, value)``
     applied to every benchmark's config (``("train.num_steps", 100)``, ``("data.source", path)``)."""
-    variants = list(variants or grid.variants)
+    asked = list(variants or ())
+    variants = asked or list(grid.variants)
     seeds = list(seeds if seeds is not None else grid.seeds)
     names = list(benchmarks or grid.benchmarks.keys())
     for name in names:
         if name not in grid.benchmarks:
             raise ValueError(
                 f"unknown benchmark {name!r} in grid {grid.name!r}; expected one of: {', '.join(grid.benchmarks.keys())}"
+            )
+    # A row asked for by name that no chosen benchmark trains would silently vanish from the run.
+    for variant in asked:
+        if not any(variant in benchmark_variants(grid, name, [variant]) for name in names):
+            rows = {name: benchmark_variants(grid, name, grid.variants) for name in names}
+            raise ValueError(
+                f"variant {variant!r} is not a row of benchmark(s) {', '.join(map(repr, names))} in grid "
+                f"{grid.name!r} (grid.benchmark_variants: "
+                + "; ".join(f"{name}: {', '.join(r)}" for name, r in rows.items())
+                + "); choose one of those rows, or add it to grid.benchmark_variants in the grid file"
             )
     specs = []
     for benchmark in names:

@@ -256,6 +256,11 @@ def test_grid_file_checks_benchmark_variants_and_contrasts(tmp_path):
     bad.benchmark_variants = {"nowhere": ("dot",)}
     with pytest.raises(ValueError, match="'nowhere', which is not a benchmark"):
         grid_lib.check_grid(bad, "grid.py")
+    # A row asked for by name is trained where the grid lists it, and refused where it lists it nowhere.
+    assert {s.benchmark for s in grid_lib.expand(grid, variants=["scaled_dot"])} == {"sentiment", "events"}
+    assert {s.benchmark for s in grid_lib.expand(grid, variants=["additive"])} == {"sentiment"}
+    with pytest.raises(ValueError, match=r"variant 'dot' is not a row of benchmark\(s\) 'sentiment'.*sentiment: none, "):
+        grid_lib.expand(grid, variants=["dot"], benchmarks=["sentiment"])
 
 
 def _code(digest: str, commit: str = "c" * 40) -> dict:
