@@ -1,7 +1,8 @@
 """``Attention``: one Flax module for every registered attention score, single- or multi-head.
 
 ``inputs_q [batch, q_len, features]`` attends ``inputs_kv [batch, kv_len, features]`` (self-attention
-when omitted): q/k/v are projected to ``[batch, length, num_heads, head_dim]``, mixed by
+when omitted): q/k/v are projected to ``[batch, length, num_heads, head_dim]`` (q and k may be
+wider than v: ``qk_features``), mixed by
 :func:`attnjax.ops.attention` (or :func:`attnjax.ops.chunked_attention` for long inputs) with the
 chosen score, and projected back to ``[batch, q_len, out_features]``. ``num_heads=1`` is classic
 single-head attention.

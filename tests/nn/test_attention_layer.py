@@ -132,3 +132,14 @@ def test_qk_features_with_cache_and_projected_memory(fast, score):
     assert cross.apply(cross_vars, X, key_value=(key, value)).shape == X.shape
     with pytest.raises(ValueError, match=r"\(2, 9, 2, 16\) keys and .*\(2, 9, 2, 8\) values, got \(2, 9, 2, 8\)"):
         cross.apply(cross_vars, X, key_value=(value, value))
+
+
+@pytest.mark.parametrize("score", ["additive", "general"])
+def test_qk_features_with_coverage(score):
+    # Coverage reads the weights only, so a key width apart from the value width changes nothing there.
+    memory = jax.random.normal(jax.random.key(2), (2, 7, 16))
+    module = Attention(num_heads=2, score=score, qk_features=32, coverage=True)
+    variables = module.init(jax.random.key(1), X, memory)
+    out, covered = module.apply(variables, X, memory)
+    assert out.shape == X.shape and covered.weights.shape == (2, 2, 6, 7)
+    np.testing.assert_allclose(covered.final_coverage, covered.weights.mean(1).sum(1), rtol=1e-5)
