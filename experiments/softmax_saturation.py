@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.models import init_model
+from attnjax.models import build_model, example_inputs
 from experiments import grid as grid_lib
 from experiments.compare import CONFIG_DIR
 
@@ -33,16 +33,23 @@ DEFAULT_VARIANTS = ("scaled_dot", "multihead_dot", "multihead_scaled_dot", "dot_
 WEIGHTS = "attention_weights"  # what attnjax.nn.Attention sows
 
 
-def largest_weights(model_config: dict, seed: int, tokens: jax.Array) -> dict[str, float]:
-    """{attention layer: mean over queries of its largest softmax weight} at initialisation."""
-    model, params = init_model(model_config, jax.random.key(seed))
-    _, state = model.apply({"params": params}, tokens, mutable=["intermediates"])
-    found = {}
-    for path, weights in jax.tree_util.tree_flatten_with_path(state["intermediates"])[0]:
-        names = [str(getattr(key, "key", key)) for key in path]
-        if WEIGHTS in names:  # [batch, heads, queries, keys]
-            found["/".join(names[: names.index(WEIGHTS)])] = float(jnp.max(weights, axis=-1).mean())
-    return found
+def largest_weights_at_init(model_config: dict, tokens: jax.Array) -> Callable[[int], dict[str, float]]:
+    """``seed -> {attention layer: mean over queries of its largest softmax weight}`` at
+    initialisation; compiled once for the model, so every seed reuses the compilation."""
+    model = build_model(model_config)
+
+    @jax.jit
+    def measure(rng: jax.Array) -> dict[str, jax.Array]:
+        params = model.init(rng, *example_inputs(model.config))["params"]  # as init_model draws them
+        _, state = model.apply({"params": params}, tokens, mutable=["intermediates"])
+        found = {}
+        for path, weights in jax.tree_util.tree_flatten_with_path(state["intermediates"])[0]:
+            names = [str(getattr(key, "key", key)) for key in path]
+            if WEIGHTS in names:  # [batch, heads, queries, keys]
+                found["/".join(names[: names.index(WEIGHTS)])] = jnp.max(weights, axis=-1).mean()
+        return found
+
+    return lambda seed: {layer: float(value) for layer, value in measure(jax.random.key(seed)).items()}
 
 
 def measure(variants: Sequence[str], seeds: Sequence[int], batch: int, length: int) -> list[dict]:
@@ -55,7 +62,8 @@ def measure(variants: Sequence[str], seeds: Sequence[int], batch: int, length: i
     for variant in variants:
         config = grid_lib.VARIANTS.get(variant).apply(base, grid.heads)
         model_config = {**config.model.to_dict(), "vocab_size": vocab, "max_length": max(length, config.model.max_length)}
-        per_seed = [largest_weights(model_config, seed, tokens) for seed in seeds]
+        at_init = largest_weights_at_init(model_config, tokens)
+        per_seed = [at_init(seed) for seed in seeds]
         for layer in per_seed[0]:
             values = np.array([found[layer] for found in per_seed])
             rows.append(dict(variant=variant, layer=layer, mean=float(values.mean()), low=float(values.min()),
