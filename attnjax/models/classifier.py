@@ -9,6 +9,9 @@ pooling must be ``mean``. While training, ``word_dropout_rate`` replaces input t
 ``embedding_dropout_rate`` drops embedding features (both 0 by default); ``ngram_buckets`` adds
 hashed word-bigram embeddings to the token embeddings (fastText's features; 0 by default).
 ``embed_dim`` sets the embedding width apart from the encoder's ``d_model`` (None: the same).
+``encoder_dropout_rate`` drops features of the encoder's outputs before the pooling, and
+``head_hidden`` > 0 puts a tanh hidden layer between the pooled vector and the logits (both off by
+default; Flax's examples/sst2 uses both).
 
 ``dtype="bfloat16"`` (or ``float16``) runs every layer in that dtype on float32 parameters; the
 logits come back as float32, so the loss is computed in float32.
@@ -51,8 +54,12 @@ class Classifier(nn.Module):
             x = jnp.concatenate([jnp.broadcast_to(cls, (x.shape[0], 1, width)), x], axis=1)
             mask = jnp.concatenate([jnp.ones((x.shape[0], 1), bool), mask], axis=1)
         x = ENCODERS.get(cfg.encoder)(cfg, score)(x, mask, deterministic=deterministic)
+        x = nn.Dropout(cfg.encoder_dropout_rate)(x, deterministic=deterministic)
         pooled = pooling.make(cfg, score)(x, mask)
         pooled = nn.Dropout(cfg.dropout_rate)(pooled, deterministic=deterministic)
+        if cfg.head_hidden:
+            pooled = jnp.tanh(nn.Dense(cfg.head_hidden, dtype=dtype, name="head_hidden")(pooled))
+            pooled = nn.Dropout(cfg.dropout_rate)(pooled, deterministic=deterministic)
         logits = nn.Dense(cfg.num_classes, dtype=dtype, name="logits")(pooled)
         return logits.astype(jnp.float32)
 

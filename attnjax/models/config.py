@@ -47,6 +47,11 @@ class ModelConfig:
       mlp_dim: Transformer feed-forward width.
       dropout_rate, attention_dropout_rate: in [0, 1).
       embedding_dropout_rate: classifier: dropout on the token embeddings, in [0, 1).
+      encoder_dropout_rate: classifier: dropout on the encoder's outputs before the pooling, in
+        [0, 1) (Flax's examples/sst2 drops the BiLSTM states at its dropout rate, 0.5).
+      head_hidden: classifier: 0 for a linear layer from the pooled vector to the logits; n > 0
+        for an MLP head, ``Dense(n) -> tanh -> dropout(dropout_rate) -> Dense(num_classes)``
+        (Flax's examples/sst2 uses n = its LSTM width).
       embed_dim: classifier: token embedding width; None: ``d_model``. Wider embeddings than the
         encoder are cheap (a gather) where the encoder's width is what costs (Flax's
         examples/sst2: 300-wide embeddings into a 256-unit LSTM); the Transformer encoder projects
@@ -100,6 +105,8 @@ class ModelConfig:
     dropout_rate: float = 0.1
     attention_dropout_rate: float = 0.0
     embedding_dropout_rate: float = 0.0
+    encoder_dropout_rate: float = 0.0
+    head_hidden: int = 0
     embed_dim: Optional[int] = None
     word_dropout_rate: float = 0.0
     pre_norm: bool = True
@@ -205,10 +212,18 @@ def check_common(config: ModelConfig) -> None:
                 f"config.num_heads={config.num_heads} does not divide config.{field}={value}; "
                 f"expected a multiple of num_heads, or None ({default})"
             )
-    for field in ("dropout_rate", "attention_dropout_rate", "embedding_dropout_rate", "word_dropout_rate"):
+    for field in (
+        "dropout_rate", "attention_dropout_rate", "embedding_dropout_rate", "encoder_dropout_rate", "word_dropout_rate",
+    ):
         value = getattr(config, field)
         if not 0.0 <= value < 1.0:
             raise ValueError(f"config.{field}={value!r} is not allowed; expected a number in [0, 1)")
+    hidden = config.head_hidden
+    if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 0:
+        raise ValueError(
+            f"config.head_hidden={hidden!r} is not allowed; expected 0 (a linear head) or a positive "
+            "hidden width for an MLP head, e.g. 128"
+        )
     buckets = config.ngram_buckets
     if not isinstance(buckets, int) or isinstance(buckets, bool) or buckets < 0:
         raise ValueError(

@@ -59,6 +59,8 @@ LATER_FIELDS = (
     (("model", "attention_key_features"), None),
     (("model", "ngram_buckets"), 0),
     (("model", "embed_dim"), None),
+    (("model", "encoder_dropout_rate"), 0.0),
+    (("model", "head_hidden"), 0),
     (("optimizer", "ema_decay"), 0.0),
 )
 

@@ -135,3 +135,30 @@ def test_embed_dim_sets_the_embedding_width_apart_from_the_encoder(encoder):
     if encoder == "lstm":  # the LSTM reads the 40-wide embeddings into its 16-unit cells
         assert params["encoder"]["rnn"]["forward_cell"]["ii"]["kernel"].shape == (40, 16)
     assert jax.eval_shape(lambda p: wide.apply({"params": p}, TOKENS), params).shape == (2, 4)
+
+
+def test_encoder_dropout_and_the_mlp_head():
+    # Flax examples/sst2's classifier: dropout on the encoder's states, a tanh hidden layer before the logits.
+    config = {**BASE, "encoder": "lstm", "pooling": "attention", "attention": "scaled_dot", "num_heads": 1,
+              "num_layers": 1, "dropout_rate": 0.0}
+    rng = jax.random.key(0)
+    linear, mlp = build_model(config), build_model({**config, "head_hidden": 12})
+    linear_params = linear.init(rng, *example_inputs(linear.config))["params"]
+    params = mlp.init(rng, *example_inputs(mlp.config))["params"]
+    assert "head_hidden" not in linear_params and linear_params["logits"]["kernel"].shape == (32, 4)
+    assert params["head_hidden"]["kernel"].shape == (32, 12) and params["logits"]["kernel"].shape == (12, 4)
+    # The head is the formula: logits = tanh(pooled W1 + b1) W2 + b2, pooled as the linear model sees it.
+    _, state = mlp.apply({"params": params}, TOKENS, capture_intermediates=lambda m, _: m.name == "pooling",
+                         mutable=["intermediates"])
+    pooled = state["intermediates"]["pooling"]["__call__"][0]
+    hidden = np.tanh(pooled @ params["head_hidden"]["kernel"] + params["head_hidden"]["bias"])
+    expected = hidden @ params["logits"]["kernel"] + params["logits"]["bias"]
+    np.testing.assert_allclose(mlp.apply({"params": params}, TOKENS), expected, rtol=1e-5, atol=1e-6)
+
+    # Encoder dropout: no parameters, no effect in evaluation, noise in training.
+    dropped = build_model({**config, "encoder_dropout_rate": 0.5})
+    assert jax.tree.structure(dropped.init(rng, *example_inputs(dropped.config))["params"]) == jax.tree.structure(linear_params)
+    np.testing.assert_allclose(dropped.apply({"params": linear_params}, TOKENS), linear.apply({"params": linear_params}, TOKENS), atol=1e-6)
+    train = lambda model: model.apply({"params": linear_params}, TOKENS, deterministic=False, rngs={"dropout": jax.random.key(2)})  # noqa: E731
+    np.testing.assert_allclose(train(linear), linear.apply({"params": linear_params}, TOKENS), atol=1e-6)
+    assert not np.allclose(train(dropped), train(linear))

@@ -31,6 +31,9 @@ from attnjax.ops import list_scores
         (dict(word_dropout_rate=-0.1), "word_dropout_rate", "[0, 1)"),
         (dict(embedding_dropout_rate=1.0), "embedding_dropout_rate", "[0, 1)"),
         (dict(embed_dim=0), "embed_dim", "None or a positive integer"),
+        (dict(encoder_dropout_rate=1.0), "encoder_dropout_rate", "[0, 1)"),
+        (dict(head_hidden=-1), "head_hidden", "hidden width for an MLP head"),
+        (dict(head_hidden=True), "head_hidden", "hidden width for an MLP head"),
     ],
 )
 def test_bad_config_names_field_value_and_allowed(overrides, field, allowed):
