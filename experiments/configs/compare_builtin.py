@@ -28,6 +28,8 @@ docstrings in attnjax/data/builtin_datasets.py say why each finding has a reason
              Finding 5; Lead-1 is the baseline row.
 ``python experiments/sentiment_breakdown.py results/`` splits each sentiment run's test accuracy by
 kind of review (which clause decides, negation, hearsay): which of the lookups a row learnt.
+``python experiments/events_breakdown.py results/`` gives each events run's recall of agents, verbs,
+objects, places and template words: the rows that cannot copy score on the template alone.
 Single-head variants use 1 head, multi-head ones 4 (``grid.heads``). The table reports the test
 split on the best-validation checkpoint; ``grid.contrasts`` are the findings it states, each a
 paired 95% interval with its verdict against the paper; ``grid.targets`` adds the first
