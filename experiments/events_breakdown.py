@@ -10,7 +10,7 @@ For every finished run of a results directory that trained on ``builtin:salient_
 its decoded summaries on the split (``predictions_<split>.jsonl``), regenerates the reference
 summaries from the run's own config, and reports the share of each kind of reference word that the
 prediction holds (clipped counts, as ROUGE-1 matches them) beside the run's mean ROUGE-1 and the
-mean length of its summaries (the references have 18 words): a row whose ROUGE comes from the
+mean length of its summaries (the references have 17 words): a row whose ROUGE comes from the
 template alone shows 0 in the content columns, and its length says how much of its ROUGE-1 F1 the
 precision of extra template words costs. Reads only what
 compare.py stored; never trains.

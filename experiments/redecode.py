@@ -9,7 +9,8 @@ evaluation's code, x 100), the share of decoded trigrams that repeat an earlier 
 summary, and the **re-attention**: the mean over decoded steps of ``sum_i min(a_i^t, c_i^t)``
 (``c^t``: the sum of the earlier steps' attention), the coverage loss of the summary the model
 decoded (teacher-forced on its own output; the last decoder layer's cross-attention, heads
-averaged), what See et al. (2017)'s coverage trains down. With two runs or more, each run's
+averaged), what See et al. (2017)'s coverage trains down (null for a run without attention,
+``attention="none"``). With two runs or more, each run's
 paired difference in each ROUGE score to the first, with a 95% bootstrap interval over the
 articles; ``--stored`` computes those differences from what the runs' evaluation decoded
 (``predictions_<split>.jsonl``) without decoding. Writes nothing; ``--json FILE`` writes the
@@ -58,16 +59,16 @@ def redecode(run: LoadedRun, articles: list[dict], batch_size: int, changes: dic
         encoded = run.encode([a["document"] for a in chunk])
         ids[: len(chunk), : encoded.shape[1]] = encoded
         decoded, weights = decode_with_cross_attention(run, jnp.asarray(ids), eval_config)
-        if weights is None:
-            raise ValueError(f"{run.workdir}: the model sows no cross-attention weights (attention='none'?)")
         for i in range(len(chunk)):
             n = summary_length(decoded[i], run.tokenizer.eos_id)
             predictions.append(run.tokenizer.decode(decoded[i, :n]))
-            reattentions.append(reattention(weights[i].mean(0), n))  # heads averaged
+            # A model without attention (attention="none") has no weights: its re-attention is None.
+            reattentions.append(None if weights is None else reattention(weights[i].mean(0), n))  # heads averaged
     summary, records = score_summaries(predictions, articles, 0)
     for record, prediction, value in zip(records, predictions, reattentions):
         record.update(prediction=prediction, reattention=value)
-    return {**summary, "reattention": float(np.mean(reattentions)), "decoded": len(records)}, records
+    mean_reattention = None if weights is None else float(np.mean(reattentions))
+    return {**summary, "reattention": mean_reattention, "decoded": len(records)}, records
 
 
 def stored_records(workdir: Path, split: str, count: int) -> list[dict]:

@@ -49,3 +49,26 @@ def test_runs_are_decoded_again_with_blocking_off_and_compared(tmp_path, capsys)
 def test_a_directory_without_a_run_is_refused(tmp_path):
     with pytest.raises(SystemExit):
         redecode.main([str(tmp_path)])
+
+
+def test_a_model_that_sows_nothing_gives_no_intermediates():
+    # attention="none" sows no weights; the maps and redecode's re-attention then have nothing (not a KeyError).
+    import jax
+
+    from attnjax.models import build_model, example_inputs
+    from attnjax.train.tasks import forward_with_intermediates
+
+    model = build_model(dict(model="seq2seq_rnn", attention="none", cell="lstm", vocab_size=20, d_model=8, max_length=8))
+    inputs = example_inputs(model.config)
+    params = model.init(jax.random.key(0), *inputs)["params"]
+    out, intermediates = forward_with_intermediates(model, params, *inputs)
+    assert intermediates == {} and out.shape[-1] == 20
+
+
+@pytest.mark.slow
+def test_a_run_without_attention_is_decoded_again_with_no_reattention(tmp_path, capsys):
+    config = tiny_summarization(steps=2, model__model="seq2seq_rnn", model__attention="none", model__cell="lstm")
+    train_and_evaluate(config, tmp_path / "none")
+    assert redecode.main([str(tmp_path / "none"), "--count", "3", "--batch-size", "4", "--min-decode-length", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert summary["decoded"] == 3 and summary["reattention"] is None and 0.0 <= summary["rouge1"] <= 100.0
