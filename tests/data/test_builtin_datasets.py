@@ -206,3 +206,17 @@ def test_generate_keeps_its_splits_without_sharing_them():
     for seed in range(2 * kept):
         generate("salient_events", "test", 2, seed=seed)
     assert builtin_datasets._generated.cache_info().currsize == kept
+
+
+def test_salient_events_telegraphic_summaries_keep_the_documents_and_drop_the_template():
+    sentences = generate("salient_events", "validation", 200, seed=1)
+    telegraphic = generate("salient_events", "validation", 200, seed=1, summary_style="telegraphic")
+    template = {"the", "near", "and"}
+    for s, t in zip(sentences, telegraphic):
+        assert s["document"] == t["document"]  # the same documents and events: only the summary's wording differs
+        events = [[w for w in event.split() if w not in template] for event in s["summary"].split(" and ")]
+        assert t["summary"] == " ; ".join(" ".join(words) for words in events)
+        assert all(len(words) == 4 for words in events)  # agent, verb, object, place
+        assert set(t["summary"].split()) - {";"} <= set(t["document"].split())
+    with pytest.raises(ValueError, match="summary_style='headline'.*expected one of: sentence, telegraphic"):
+        generate("salient_events", "validation", 1, summary_style="headline")
