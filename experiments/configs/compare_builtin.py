@@ -92,7 +92,10 @@ def events():
     config = default_config()
     config.task = "summarization"
     config.data.source = "builtin:salient_events"
-    config.data.options = {"num_examples": {"train": 4000, "validation": 500, "test": 500}}
+    # Telegraphic summaries (agent verb object place ; ...): ROUGE gives no credit for the template
+    # ("the ... the ... near the ... and"), which the rows that cannot copy wrote at a length that
+    # varied by seed (README "The default grid": their R-1 spread was that length, not what they learnt).
+    config.data.options = {"num_examples": {"train": 4000, "validation": 500, "test": 500}, "summary_style": "telegraphic"}
     config.data.tokenizer = "word"
     config.data.max_length = 112
     config.data.bucket_lengths = (112,)
