@@ -3,14 +3,16 @@
     python experiments/events_breakdown.py results/                      # the default grid's runs, test split
     python experiments/events_breakdown.py results/ --split validation
 
-A summary (attnjax/data/builtin_datasets.py) is two events ``the <agent> <verb> the <object> near
-the <place>`` joined by ``and``: agents (256 pseudo-words), objects and places (200 each) come from
-the document, verbs from a short list, and the rest (``the``, ``near``, ``and``) is the template.
+A summary (attnjax/data/builtin_datasets.py) is two events, ``the <agent> <verb> the <object> near
+the <place>`` joined by ``and`` (17 words), or with ``summary_style="telegraphic"`` (the default
+grid's) ``<agent> <verb> <object> <place>`` joined by ``;`` (9): agents (256 pseudo-words), objects
+and places (200 each) come from the document, verbs from a short list, and the rest (``the``,
+``near``, ``and``, ``;``) is the template.
 For every finished run of a results directory that trained on ``builtin:salient_events``, this reads
 its decoded summaries on the split (``predictions_<split>.jsonl``), regenerates the reference
 summaries from the run's own config, and reports the share of each kind of reference word that the
 prediction holds (clipped counts, as ROUGE-1 matches them) beside the run's mean ROUGE-1 and the
-mean length of its summaries (the references have 17 words): a row whose ROUGE comes from the
+mean length of its summaries: a row whose ROUGE comes from the
 template alone shows 0 in the content columns, and its length says how much of its ROUGE-1 F1 the
 precision of extra template words costs. Reads only what
 compare.py stored; never trains.

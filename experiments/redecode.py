@@ -67,7 +67,7 @@ def redecode(run: LoadedRun, articles: list[dict], batch_size: int, changes: dic
     summary, records = score_summaries(predictions, articles, 0)
     for record, prediction, value in zip(records, predictions, reattentions):
         record.update(prediction=prediction, reattention=value)
-    mean_reattention = None if weights is None else float(np.mean(reattentions))
+    mean_reattention = None if None in reattentions else float(np.mean(reattentions))
     return {**summary, "reattention": mean_reattention, "decoded": len(records)}, records
 
 

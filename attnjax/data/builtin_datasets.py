@@ -183,10 +183,15 @@ EVENT_ROUTINE_CUES = ("later", "as usual", "quietly", "briefly", "as planned", "
 HEARSAY = ("someone claimed that", "a rumour said that", "it was wrongly reported that")
 
 
+def _event_clause(words: tuple[str, str, str, str]) -> str:
+    """(agent, verb, object, place) -> ``the <agent> <verb> the <object> near the <place>``."""
+    return "the {} {} the {} near the {}".format(*words)
+
+
 # How a salient_events summary writes its events: (one event's words -> text, the joint between events).
 SUMMARY_STYLES = {
     # "the <agent> <verb> the <object> near the <place> and the ...": 9 of its 17 words are the template.
-    "sentence": (lambda words: "the {} {} the {} near the {}".format(*words), " and "),
+    "sentence": (_event_clause, " and "),
     # "<agent> <verb> <object> <place> ; ...": the content words alone, headline style, so ROUGE gives
     # a model that cannot copy no credit for writing the template.
     "telegraphic": (" ".join, " ; "),
@@ -227,7 +232,7 @@ def salient_events_example(
     sentences, summary = [], []
     for i, agent in enumerate(agents):
         words = (MANY_AGENTS[agent], _pick(rng, EVENT_VERBS), _pick(rng, OBJECTS), _pick(rng, PLACES))
-        event = "the {} {} the {} near the {}".format(*words)
+        event = _event_clause(words)
         if i in salient:
             cue = _pick(rng, EVENT_SALIENT_CUES) if rng.random() >= uncued_rate else ""
             summary.append(write_event(words))
