@@ -11,7 +11,8 @@ hashed word-bigram embeddings to the token embeddings (fastText's features; 0 by
 ``embed_dim`` sets the embedding width apart from the encoder's ``d_model`` (None: the same).
 ``encoder_dropout_rate`` drops features of the encoder's outputs before the pooling, and
 ``head_hidden`` > 0 puts a tanh hidden layer between the pooled vector and the logits (both off by
-default; Flax's examples/sst2 uses both).
+default; Flax's examples/sst2 uses both). ``adversarial_epsilon`` > 0 trains on the embeddings moved
+against the loss as well (Miyato et al. 2017; the step is in :mod:`attnjax.train.classification`).
 
 ``dtype="bfloat16"`` (or ``float16``) runs every layer in that dtype on float32 parameters; the
 logits come back as float32, so the loss is computed in float32.
@@ -28,6 +29,9 @@ from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
 from attnjax.models.registry import MODELS, ModelSpec, token_inputs
 
 Array = jax.Array
+
+# The name of the [batch, length, width] embedding perturbation in the "perturbations" collection.
+EMBEDDING_PERTURBATION = "embedding"
 
 
 class Classifier(nn.Module):
@@ -48,6 +52,9 @@ class Classifier(nn.Module):
         x = nn.Embed(cfg.vocab_size, width, dtype=dtype, name="embed")(tokens)
         if cfg.ngram_buckets:
             x = x + HashedBigramEmbed(cfg.ngram_buckets, width, dtype, name="bigrams")(tokens, mask)
+        # Where adversarial training moves the embeddings (a no-op unless a "perturbations" collection
+        # is passed to apply: attnjax.train.classification).
+        x = self.perturb(EMBEDDING_PERTURBATION, x)
         x = nn.Dropout(cfg.embedding_dropout_rate)(x, deterministic=deterministic)
         if pooling.prepend_cls:
             cls = self.param("cls", nn.initializers.normal(0.02), (1, 1, width)).astype(dtype)

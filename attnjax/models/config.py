@@ -52,6 +52,12 @@ class ModelConfig:
       head_hidden: classifier: 0 for a linear layer from the pooled vector to the logits; n > 0
         for an MLP head, ``Dense(n) -> tanh -> dropout(dropout_rate) -> Dense(num_classes)``
         (Flax's examples/sst2 uses n = its LSTM width).
+      adversarial_epsilon: classifier: adversarial training on the token embeddings (Miyato et al.
+        2017): each training step adds the loss of the same batch with every example's embeddings
+        ``[length, width]`` moved by ``epsilon * g / |g|``, ``g`` the clean loss's gradient with
+        respect to them (``|.|``: over the example's tokens and features); about twice the cost of a
+        step. A number >= 0, in the units of the embeddings (a token's embedding has norm about 1 at
+        Flax's initialisation); 0: off.
       embed_dim: classifier: token embedding width; None: ``d_model``. Wider embeddings than the
         encoder are cheap (a gather) where the encoder's width is what costs (Flax's
         examples/sst2: 300-wide embeddings into a 256-unit LSTM); the Transformer encoder projects
@@ -107,6 +113,7 @@ class ModelConfig:
     embedding_dropout_rate: float = 0.0
     encoder_dropout_rate: float = 0.0
     head_hidden: int = 0
+    adversarial_epsilon: float = 0.0
     embed_dim: Optional[int] = None
     word_dropout_rate: float = 0.0
     pre_norm: bool = True
@@ -186,6 +193,15 @@ def check_choice(field: str, value: Any, allowed: Iterable[str]) -> None:
         raise ValueError(f"config.{field}={value!r} is not allowed; expected one of: {', '.join(allowed)}")
 
 
+def refuse_adversarial(config: ModelConfig) -> None:
+    """For models whose loss has no adversarial step: ValueError unless ``adversarial_epsilon`` is 0."""
+    if config.adversarial_epsilon:
+        raise ValueError(
+            f"config.adversarial_epsilon={config.adversarial_epsilon!r} is not allowed for "
+            f"model={config.model!r}; expected 0 (adversarial training is the classifier's: model='classifier')"
+        )
+
+
 def check_common(config: ModelConfig) -> None:
     """Checks every model shares: attention name, sizes, heads dividing d_model, dropout rates."""
     check_choice("attention", config.attention, ops.list_scores() + (NO_ATTENTION,))
@@ -223,6 +239,12 @@ def check_common(config: ModelConfig) -> None:
         raise ValueError(
             f"config.head_hidden={hidden!r} is not allowed; expected 0 (a linear head) or a positive "
             "hidden width for an MLP head, e.g. 128"
+        )
+    epsilon = config.adversarial_epsilon
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0.0 <= epsilon < float("inf"):
+        raise ValueError(
+            f"config.adversarial_epsilon={epsilon!r} is not allowed; expected a finite number >= 0 "
+            "(0: no adversarial training; e.g. 1.0)"
         )
     buckets = config.ngram_buckets
     if not isinstance(buckets, int) or isinstance(buckets, bool) or buckets < 0:

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 
 from attnjax import nn as ann
 from attnjax.models.coverage_phase import COVERAGE_LOSS
-from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
+from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice, refuse_adversarial
 from attnjax.models.encoder_decoder import Array, Encoded, EncoderDecoder
 from attnjax.models.pointer import pointer_log_probs
 from attnjax.models.registry import MODELS, ModelSpec, token_inputs
@@ -97,6 +97,7 @@ class Seq2SeqRNN(EncoderDecoder):
 
 
 def check_seq2seq_rnn(config: ModelConfig) -> None:
+    refuse_adversarial(config)
     check_choice("cell", config.cell, ann.CELLS)
     if config.pointer and config.attention == NO_ATTENTION:
         # Copying distributes the attention weights over source tokens: it needs attention.

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 from attnjax import nn as ann
 from attnjax.models.components import PositionalEmbedding, layer_config
 from attnjax.models.coverage_phase import COVERAGE_LOSS
-from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice
+from attnjax.models.config import NO_ATTENTION, ModelConfig, check_choice, refuse_adversarial
 from attnjax.models.encoder_decoder import Array, Encoded, EncoderDecoder
 from attnjax.models.pointer import pointer_log_probs
 from attnjax.models.registry import MODELS, ModelSpec, token_inputs
@@ -104,6 +104,7 @@ class Seq2SeqTransformer(EncoderDecoder):
 
 
 def check_seq2seq_transformer(config: ModelConfig) -> None:
+    refuse_adversarial(config)
     # The no-attention baseline is seq2seq_rnn with attention="none": a Transformer without
     # attention has no way to read the source.
     if config.attention == NO_ATTENTION:

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from attnjax.models.classifier import EMBEDDING_PERTURBATION
 from attnjax.train import metrics as metric_lib
 from attnjax.train.split_checks import check_label_count, check_several_classes
 from attnjax.train.tasks import (
@@ -28,11 +29,45 @@ Array = jax.Array
 
 def classification_loss(model: nn.Module, params: Any, batch: Batch, rng: Array, step: Array):
     del step
-    logits = model.apply({"params": params}, batch["inputs"], deterministic=False, rngs={"dropout": rng})
     weights = batch["example_mask"].astype(jnp.float32)
-    loss_sum = weighted_cross_entropy(logits, batch["labels"], weights).sum()
+    epsilon = getattr(model.config, "adversarial_epsilon", 0.0)
+    if epsilon:
+        logits, loss_sum, adversarial_sum = _adversarial_losses(model, params, batch, rng, weights, epsilon)
+    else:
+        logits = model.apply({"params": params}, batch["inputs"], deterministic=False, rngs={"dropout": rng})
+        loss_sum = weighted_cross_entropy(logits, batch["labels"], weights).sum()
     correct = (jnp.argmax(logits, -1) == batch["labels"]).astype(jnp.float32) * weights
-    return loss_sum, {"weight": weights.sum(), "accuracy": correct.sum()}
+    sums = {"weight": weights.sum(), "accuracy": correct.sum()}
+    if epsilon:
+        # "loss" (what is minimised) is the sum of both; "clean_loss" is the loss of the batch as given.
+        sums["clean_loss"] = loss_sum
+        loss_sum = loss_sum + adversarial_sum
+    return loss_sum, sums
+
+
+def _adversarial_losses(model: nn.Module, params: Any, batch: Batch, rng: Array, weights: Array, epsilon: float):
+    """``(logits, clean loss sum, adversarial loss sum)``: Miyato et al. (2017)'s adversarial training.
+
+    The embeddings ``[B, L, W]`` are moved by ``r = epsilon * g / |g|`` per example, ``g`` the
+    gradient of the clean loss with respect to them (a constant: no gradient flows through ``r``),
+    with the same dropout masks as the clean pass, so ``r`` is the worst direction for that pass.
+    """
+    config = model.config
+    width = config.embed_dim or config.d_model
+    zeros = jnp.zeros(batch["inputs"].shape + (width,), config.compute_dtype)
+
+    def loss_at(perturbation):
+        variables = {"params": params, "perturbations": {EMBEDDING_PERTURBATION: perturbation}}
+        logits = model.apply(variables, batch["inputs"], deterministic=False, rngs={"dropout": rng})
+        return weighted_cross_entropy(logits, batch["labels"], weights).sum(), logits
+
+    (clean_sum, logits), grad = jax.value_and_grad(loss_at, has_aux=True)(zeros)
+    grad = jax.lax.stop_gradient(grad.astype(jnp.float32))
+    norm = jnp.sqrt(jnp.sum(jnp.square(grad), axis=(1, 2), keepdims=True))
+    # An example whose gradient is 0 (padding rows, a saturated loss) is left where it is.
+    direction = grad / jnp.where(norm > 0, norm, 1.0)
+    adversarial_sum, _ = loss_at((epsilon * direction).astype(zeros.dtype))
+    return logits, clean_sum, adversarial_sum
 
 
 def classification_predict(model: nn.Module, params: Any, batch: Batch) -> dict:

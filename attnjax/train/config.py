@@ -61,6 +61,7 @@ LATER_FIELDS = (
     (("model", "embed_dim"), None),
     (("model", "encoder_dropout_rate"), 0.0),
     (("model", "head_hidden"), 0),
+    (("model", "adversarial_epsilon"), 0.0),
     (("optimizer", "ema_decay"), 0.0),
 )
 

@@ -34,6 +34,11 @@ from attnjax.ops import list_scores
         (dict(encoder_dropout_rate=1.0), "encoder_dropout_rate", "[0, 1)"),
         (dict(head_hidden=-1), "head_hidden", "hidden width for an MLP head"),
         (dict(head_hidden=True), "head_hidden", "hidden width for an MLP head"),
+        (dict(adversarial_epsilon=-0.5), "adversarial_epsilon", "finite number >= 0"),
+        (dict(adversarial_epsilon=float("inf")), "adversarial_epsilon", "finite number >= 0"),
+        (dict(adversarial_epsilon=True), "adversarial_epsilon", "finite number >= 0"),
+        (dict(model="seq2seq_rnn", adversarial_epsilon=1.0), "adversarial_epsilon", "model='classifier'"),
+        (dict(model="seq2seq_transformer", adversarial_epsilon=0.5), "adversarial_epsilon", "model='classifier'"),
     ],
 )
 def test_bad_config_names_field_value_and_allowed(overrides, field, allowed):
