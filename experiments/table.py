@@ -13,7 +13,9 @@ metrics of the benchmark's task (``attnjax.train.Task.main_metrics``: accuracy x
 as mean +- std over seeds on the grid's split (the best-validation checkpoint),
 and its paired difference to ``scaled_dot`` (the first attention variant when the grid has no
 ``scaled_dot``) with a 95% bootstrap interval (examples resampled 2,000 times, seed 0; per example,
-the seed-matched differences are averaged); one seed shows no std. Cost: parameters,
+the seed-matched differences are averaged); one seed shows no std. The named contrasts (a grid's
+findings) also show the difference of each seed alone, since the interval does not resample seeds.
+Cost: parameters,
 training tokens/s, the compiled train step's memory (XLA's count: arguments + outputs +
 temporaries) and wall time per run. Bold: the best value of each column among trained variants.
 Baseline rows (experiments/baseline_rows.py) have one prediction per example; their paired
@@ -81,11 +83,10 @@ def _per_example(root: Path, record: dict, split: str, field: str, factor: float
     return {r["index"]: float(r[field]) * factor for r in rows if field in r}
 
 
-def paired_bootstrap(
-    root: Path, runs: list[dict], reference: list[dict], split: str, field: str, factor: float = 1.0
-) -> Optional[tuple[float, float, float]]:
-    """Mean per-example difference (run - reference) of ``field`` x ``factor`` and its 95% bootstrap
-    interval, seed-matched."""
+def _seed_matched_differences(
+    root: Path, runs: list[dict], reference: list[dict], split: str, field: str, factor: float
+) -> list[tuple[int, np.ndarray]]:
+    """Per seed both ran: ``(seed, run - reference)`` of ``field`` x ``factor`` per shared example."""
     ref_by_seed = {r["seed"]: r for r in reference if r.get("status") == "ok"}
     diffs = []
     for run in runs:
@@ -95,10 +96,27 @@ def paired_bootstrap(
         b = _per_example(root, ref_by_seed[run["seed"]], split, field, factor)
         common = sorted(set(a) & set(b))
         if common:
-            diffs.append(np.array([a[i] - b[i] for i in common]))
+            diffs.append((run["seed"], np.array([a[i] - b[i] for i in common])))
+    return diffs
+
+
+def paired_bootstrap(
+    root: Path, runs: list[dict], reference: list[dict], split: str, field: str, factor: float = 1.0
+) -> Optional[tuple[float, float, float]]:
+    """Mean per-example difference (run - reference) of ``field`` x ``factor`` and its 95% bootstrap
+    interval, seed-matched. The interval resamples examples, not seeds: :func:`seed_differences`
+    shows how far the seeds agree."""
+    diffs = [d for _, d in _seed_matched_differences(root, runs, reference, split, field, factor)]
     if not diffs or len({len(d) for d in diffs}) != 1:
         return None
     return bootstrap_interval(np.mean(diffs, axis=0))
+
+
+def seed_differences(
+    root: Path, runs: list[dict], reference: list[dict], split: str, field: str, factor: float = 1.0
+) -> list[tuple[int, float]]:
+    """``(seed, mean difference run - reference)`` for each seed both ran, by seed."""
+    return sorted((seed, float(d.mean())) for seed, d in _seed_matched_differences(root, runs, reference, split, field, factor))
 
 
 def bootstrap_interval(per_example: np.ndarray) -> tuple[float, float, float]:
@@ -198,7 +216,7 @@ def contrast_rows(root: Path, meta: dict, runs: list[dict]) -> list[dict]:
     rows = []
     for name, c in (meta.get("contrasts") or {}).items():
         task_runs = [r for r in runs if r["task"] == c["benchmark"]]
-        row = {"name": name, **c, "metric": None, "paired": None, "verdict": "not trained"}
+        row = {"name": name, **c, "metric": None, "paired": None, "per_seed": [], "verdict": "not trained"}
         variant = [r for r in task_runs if r["variant"] == c["variant"] and split_metrics(r, meta["split"]) is not None]
         baseline = [r for r in task_runs if r["variant"] == c["baseline"] and split_metrics(r, meta["split"]) is not None]
         if variant and baseline:
@@ -206,6 +224,7 @@ def contrast_rows(root: Path, meta: dict, runs: list[dict]) -> list[dict]:
             spec = TASKS.get(kind)
             row["metric"] = spec.main_metrics[0][1]
             row["paired"] = paired_bootstrap(root, variant, baseline, meta["split"], spec.paired_field, scale(kind))
+            row["per_seed"] = seed_differences(root, variant, baseline, meta["split"], spec.paired_field, scale(kind))
             row["verdict"] = (
                 verdict(c["expected"], row["paired"], c.get("margin", 0.0)) if row["paired"] else "no paired examples"
             )
@@ -218,12 +237,20 @@ def contrasts_markdown(rows: list[dict], labels: dict) -> str:
         return ""
     out = io.StringIO()
     out.write("\n### Findings: named contrasts (variant - baseline, paired over examples and seeds)\n\n")
-    out.write("| finding | benchmark | variant - baseline | Δ [95% CI] | reference: what it reports | verdict |\n")
-    out.write("|---|---|---|---:|---|---|\n")
+    out.write("| finding | benchmark | variant - baseline | Δ [95% CI] | Δ per seed | reference: what it reports | verdict |\n")
+    out.write("|---|---|---|---:|---:|---|---|\n")
     for r in rows:
         delta = f"{r['metric']} {_paired_fmt(r['paired'])}" if r["paired"] else "-"
+        per_seed = ", ".join(f"{d:+.1f}" for _, d in r.get("per_seed", [])) or "-"
         pair = f"{labels.get(r['variant'], r['variant'])} - {labels.get(r['baseline'], r['baseline'])}"
-        out.write(f"| {r['name']} | {r['benchmark']} | {pair} | {delta} | {r['reference']}: {r['claim']} | {r['verdict']} |\n")
+        out.write(
+            f"| {r['name']} | {r['benchmark']} | {pair} | {delta} | {per_seed} | {r['reference']}: {r['claim']} | {r['verdict']} |\n"
+        )
+    out.write(
+        "\nThe 95% interval resamples the examples (each example's difference averaged over the seeds), so it "
+        "says how sure the mean is on these seeds; Δ per seed (in seed order) shows how far other seeds "
+        "could move it.\n"
+    )
     return out.getvalue()
 
 

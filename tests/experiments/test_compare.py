@@ -223,6 +223,19 @@ def test_contrasts_state_the_paired_difference_and_whether_it_agrees_with_the_pa
     assert rows["missing"]["verdict"] == "not trained" and rows["missing"]["paired"] is None
     text = table.contrasts_markdown(list(rows.values()), {"scaled_dot": "scaled_dot", "none": "none (no attention)"})
     assert "| attention vs none | toy | scaled_dot - none (no attention) | acc +" in text and "Paper 2017: a claim | agrees |" in text
+    # Each seed's own difference, from the stored predictions, beside the pooled interval.
+    for name, variant, baseline in (("attention vs none", "scaled_dot", "none"), ("reversed", "none", "scaled_dot")):
+        expected = []
+        for seed in (0, 1):
+            a, b = (np.array([json.loads(line)["correct"] for line in (tmp_path / "runs" / f"{v}{seed}" / "predictions_test.jsonl")
+                                  .read_text().splitlines()]) for v in (variant, baseline))
+            expected.append((seed, 100 * (a.mean() - b.mean())))
+        got = rows[name]["per_seed"]
+        assert [s for s, _ in got] == [0, 1]
+        np.testing.assert_allclose([d for _, d in got], [d for _, d in expected], atol=1e-9)
+        assert np.isclose(np.mean([d for _, d in got]), rows[name]["paired"][0])
+        assert f"| {', '.join(f'{d:+.1f}' for _, d in got)} |" in text
+    assert rows["missing"]["per_seed"] == []
 
 
 def test_verdict_rules():
