@@ -70,13 +70,38 @@ def tfidf_logistic_regression(
     """Class ids ``[len(texts)]`` from TF-IDF word n-grams + logistic regression fitted on the training texts.
 
     Features: scikit-learn's ``TfidfVectorizer`` (lower-cased words of 2+ characters, uni+bigrams
-    by default) fitted on ``train_texts``. Classifier: ``LogisticRegression(C=c)`` (lbfgs, L2).
-    ``C=10`` rather than scikit-learn's 1: lighter regularisation suits the sparse bigram features
-    (on SST-2 validation 82.2% against 81.0%). ``texts`` are only transformed and predicted, never fitted on.
+    by default) fitted on ``train_texts``. Classifier: ``LogisticRegression(C=c)`` (L2), fitted to its
+    optimum (:func:`fit_tfidf_logistic_regression`). ``C=10`` rather than scikit-learn's 1: lighter
+    regularisation suits the sparse bigram features (on SST-2 validation 82.6% against 80.7%, both at
+    the optimum). ``texts`` are only transformed and predicted, never fitted on.
     """
-    for name, value in (("train_texts", train_texts), ("texts", texts)):
-        if isinstance(value, (str, bytes)):
-            raise ValueError(f"{name} must be a sequence of strings, got a single {type(value).__name__}")
+    if isinstance(texts, (str, bytes)):
+        raise ValueError(f"texts must be a sequence of strings, got a single {type(texts).__name__}")
+    vectorizer, model = fit_tfidf_logistic_regression(train_texts, train_labels, ngram_range=ngram_range, c=c, max_iter=max_iter)
+    if not len(texts):
+        return np.zeros((0,), model.classes_.dtype)
+    return model.predict(vectorizer.transform(list(texts)))
+
+
+# Newton-CG to a gradient tolerance of 1e-8: the L2-regularised loss has one optimum, and every
+# solver and scikit-learn version reaches the same one. lbfgs at scikit-learn's default tol (1e-4)
+# stopped after 71 iterations on SST-2, short of it, at 82.0% or 82.2% depending on the version
+# (the optimum: 82.6%, where newton-cg, liblinear and lbfgs at tol 1e-8 agree).
+SOLVER, TOLERANCE = "newton-cg", 1e-8
+
+
+def fit_tfidf_logistic_regression(
+    train_texts: Sequence[str],
+    train_labels: Sequence[int],
+    *,
+    ngram_range: tuple[int, int] = (1, 2),
+    c: float = 10.0,
+    max_iter: int = 1000,
+):
+    """``(vectorizer, model)``: the fitted ``TfidfVectorizer`` and ``LogisticRegression`` of
+    :func:`tfidf_logistic_regression`."""
+    if isinstance(train_texts, (str, bytes)):
+        raise ValueError(f"train_texts must be a sequence of strings, got a single {type(train_texts).__name__}")
     if len(train_texts) != len(train_labels):
         raise ValueError(f"train_texts has {len(train_texts)} entries but train_labels {len(train_labels)}; expected one label per text")
     labels = np.asarray(train_labels)
@@ -92,10 +117,8 @@ def tfidf_logistic_regression(
 
     vectorizer = TfidfVectorizer(ngram_range=tuple(ngram_range))
     features = vectorizer.fit_transform(list(train_texts))
-    model = LogisticRegression(C=c, max_iter=max_iter).fit(features, labels)
-    if not len(texts):
-        return np.zeros((0,), labels.dtype)
-    return model.predict(vectorizer.transform(list(texts)))
+    model = LogisticRegression(C=c, solver=SOLVER, tol=TOLERANCE, max_iter=max_iter).fit(features, labels)
+    return vectorizer, model
 
 
 def main(argv: Sequence[str] | None = None) -> dict:

@@ -23,7 +23,7 @@ grid_sst2_accelerator.py carries those sizes (not run here).
 Expected (measured 2026-12-07, a 2-core AMD EPYC whose 2048^3 float32 numpy matmul read 120 GFLOP/s,
 jax 0.10.2, local copy, 2 runs at a time; README "Real data: SST-2"): scaled_dot 85.2 ± 0.2
 (85.1, 85.0, 85.6, the same three numbers as on a 2-core Intel Xeon on 2026-12-03), gaussian 85.2 ± 0.5,
-multi-head scaled_dot 85.0 ± 0.1, every other row 84.2-84.7, none 84.2 ± 0.5, TF-IDF 82.2; 221-491 s a
+multi-head scaled_dot 85.0 ± 0.1, every other row 84.2-84.7, none 84.2 ± 0.5, TF-IDF 82.2 (82.6 fitted to its optimum since 2026-12-08); 221-491 s a
 run, 30 runs in 83 minutes. The additive rows were re-run after attention pooling with the additive
 score became keys-only (``v . tanh(U k + b)``, commit 68ced9d; before it their learned query grew
 into a bias that saturated the tanh within 100 steps, so they were mean pooling plus projections):

@@ -2,6 +2,7 @@
 the grid's split by the table code, never reads test labels, and fails early when it cannot run."""
 
 import csv
+import dataclasses
 import json
 import re
 import sys
@@ -152,3 +153,50 @@ def test_lead_row_shares_the_mechanism(tmp_path):
     assert [r["index"] for r in stored] == list(range(30))
     assert np.mean([r["rouge1"] for r in stored]) == pytest.approx(record["metrics"]["rouge1"])
     assert baseline_rows.compute(grid, specs, tmp_path) == [record]  # cached
+
+
+def _noisy_texts(count: int, seed: int):
+    """Texts whose label a few words lean towards, with 20% of the labels flipped: an optimum with
+    many non-zero weights, which a loose fit stops short of."""
+    rng = np.random.default_rng(seed)
+    vocabulary = [f"w{i}" for i in range(300)]
+    lean = rng.normal(0, 1, len(vocabulary))
+    texts, labels = [], []
+    for _ in range(count):
+        words = rng.choice(len(vocabulary), int(rng.integers(3, 12)))
+        label = int(lean[words].sum() + rng.normal(0, 2) > 0)
+        texts.append(" ".join(vocabulary[w] for w in words))
+        labels.append(label if rng.random() > 0.2 else 1 - label)
+    return texts, labels
+
+
+def test_tfidf_fit_reaches_the_optimum_of_its_loss():
+    from attnjax.train.baselines import fit_tfidf_logistic_regression
+
+    texts, labels = _noisy_texts(3000, 0)
+    vectorizer, model = fit_tfidf_logistic_regression(texts, labels, c=10.0)
+    x = vectorizer.transform(texts)
+    y = np.asarray(labels, float)
+    w, b = model.coef_[0], model.intercept_[0]
+    # The gradient of C * sum(log loss) + |w|^2 / 2 (the intercept unpenalised), written out here.
+    p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+    grad_w = 10.0 * (x.T @ (p - y)) + w
+    grad_b = 10.0 * (p - y).sum()
+    scale = 10.0 * len(texts)  # the per-example scale of the loss
+    assert max(np.abs(grad_w).max(), abs(grad_b)) / scale < 1e-6
+    # The same data through the row's predict function: the same optimum, the same predictions.
+    np.testing.assert_array_equal(tfidf_logistic_regression(texts, labels, texts[:200]), model.predict(x[:200]))
+
+
+def test_a_revised_baseline_is_not_read_from_an_older_cache(tmp_path, toy, monkeypatch):
+    data = toy[0]
+    results = tmp_path / "results"
+    args = ["--config", str(_grid(tmp_path, data)), "--results", str(results), "--workers", "1", "--no-plots"]
+    assert compare.main(args) == 0
+    (first,) = [json.loads(line) for line in (results / "baselines.jsonl").read_text().splitlines()]
+    revised = baseline_rows.BASELINES.get("tfidf_logreg")
+    monkeypatch.setitem(baseline_rows.BASELINES._items, "tfidf_logreg", dataclasses.replace(revised, revision=revised.revision + 1))
+    assert compare.main(args) == 0
+    (second,) = [json.loads(line) for line in (results / "baselines.jsonl").read_text().splitlines()]
+    assert second["workdir"] != first["workdir"] and (results / first["workdir"]).exists()
+    assert (results / second["workdir"] / "result.json").exists()
