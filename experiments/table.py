@@ -104,19 +104,23 @@ def paired_bootstrap(
     root: Path, runs: list[dict], reference: list[dict], split: str, field: str, factor: float = 1.0
 ) -> Optional[tuple[float, float, float]]:
     """Mean per-example difference (run - reference) of ``field`` x ``factor`` and its 95% bootstrap
-    interval, seed-matched. The interval resamples examples, not seeds: :func:`seed_differences`
-    shows how far the seeds agree."""
-    diffs = [d for _, d in _seed_matched_differences(root, runs, reference, split, field, factor)]
+    interval, seed-matched. The interval resamples examples, not seeds: :func:`_per_seed` shows how
+    far the seeds agree."""
+    return _pooled(_seed_matched_differences(root, runs, reference, split, field, factor))
+
+
+def _pooled(differences: list[tuple[int, np.ndarray]]) -> Optional[tuple[float, float, float]]:
+    """:func:`bootstrap_interval` of the per-example differences averaged over the seeds (None when
+    there are none, or the seeds scored different numbers of examples)."""
+    diffs = [d for _, d in differences]
     if not diffs or len({len(d) for d in diffs}) != 1:
         return None
     return bootstrap_interval(np.mean(diffs, axis=0))
 
 
-def seed_differences(
-    root: Path, runs: list[dict], reference: list[dict], split: str, field: str, factor: float = 1.0
-) -> list[tuple[int, float]]:
-    """``(seed, mean difference run - reference)`` for each seed both ran, by seed."""
-    return sorted((seed, float(d.mean())) for seed, d in _seed_matched_differences(root, runs, reference, split, field, factor))
+def _per_seed(differences: list[tuple[int, np.ndarray]]) -> list[tuple[int, float]]:
+    """``(seed, mean difference)`` for each seed, in seed order."""
+    return sorted((seed, float(d.mean())) for seed, d in differences)
 
 
 def bootstrap_interval(per_example: np.ndarray) -> tuple[float, float, float]:
@@ -223,8 +227,9 @@ def contrast_rows(root: Path, meta: dict, runs: list[dict]) -> list[dict]:
             kind = task_kind(task_runs)
             spec = TASKS.get(kind)
             row["metric"] = spec.main_metrics[0][1]
-            row["paired"] = paired_bootstrap(root, variant, baseline, meta["split"], spec.paired_field, scale(kind))
-            row["per_seed"] = seed_differences(root, variant, baseline, meta["split"], spec.paired_field, scale(kind))
+            # Read the predictions once for both the pooled interval and each seed's difference.
+            differences = _seed_matched_differences(root, variant, baseline, meta["split"], spec.paired_field, scale(kind))
+            row["paired"], row["per_seed"] = _pooled(differences), _per_seed(differences)
             row["verdict"] = (
                 verdict(c["expected"], row["paired"], c.get("margin", 0.0)) if row["paired"] else "no paired examples"
             )

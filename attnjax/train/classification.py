@@ -30,7 +30,7 @@ Array = jax.Array
 def classification_loss(model: nn.Module, params: Any, batch: Batch, rng: Array, step: Array):
     del step
     weights = batch["example_mask"].astype(jnp.float32)
-    epsilon = getattr(model.config, "adversarial_epsilon", 0.0)
+    epsilon = model.config.adversarial_epsilon
     if epsilon:
         logits, loss_sum, adversarial_sum = _adversarial_losses(model, params, batch, rng, weights, epsilon)
     else:
